@@ -1,0 +1,107 @@
+"""The ``checkout`` command line (names fixed by API.md's operations table)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from checkout.config import ConfigError, Settings, load_settings
+from checkout.logs import configure_logging
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"checkout: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(_: argparse.Namespace) -> int:
+    from checkout.serve import run_service
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    return run_service(settings)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from checkout.db.engine import make_database
+    from checkout.db.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    db = make_database(str(settings.database_url), pool_size=1)
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+    print("database migrated to the latest schema")
+    return 0
+
+
+def cmd_seed(_: argparse.Namespace) -> int:
+    from checkout.db.engine import make_database
+    from checkout.seed import seed_demo_catalog
+    from checkout.services.catalog import CatalogService
+    from checkout.services.uow import UnitOfWork
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    db = make_database(str(settings.database_url), pool_size=1)
+    try:
+        count = seed_demo_catalog(CatalogService(UnitOfWork(db)))
+    finally:
+        db.dispose()
+    print(f"demo catalog: {count} products")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from checkout.db.engine import make_database
+    from checkout.services.uow import UnitOfWork
+    from checkout.worker import Worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    db = make_database(str(settings.database_url), pool_size=2)
+    worker = Worker(UnitOfWork(db))
+
+    async def main() -> None:
+        if args.once:
+            print(await worker.run_once())
+            return
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("worker loop running", flush=True)
+        await worker.run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        db.dispose()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="both listeners, the worker loop, and dev emulators").set_defaults(
+        fn=cmd_serve
+    )
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
+    sub.add_parser("seed", help="load the demo catalog (idempotent)").set_defaults(fn=cmd_seed)
+    worker = sub.add_parser("worker", help="the worker loop alone")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.set_defaults(fn=cmd_worker)
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""Configuration from the environment, validated once at start.
+
+Every name is fixed by API.md's operations table. ``load_settings`` never raises for one
+problem at a time: it collects them all, so an operator fixes a deployment in one pass.
+Secrets are held in ``Secret`` so printing the settings shows stars.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Secret
+
+# Dev-only credentials shared by the emulator and the adapter. Production refuses them.
+DEV_STRIPE_SECRET_KEY = "sk_test_emulator_dev"  # noqa: S105  (dev-only, refused in production)
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator_dev"
+DEV_SECRET_FILE = "dev-secret.key"  # noqa: S105  (dev-only, refused in production)
+DEV_WEBHOOK_SECRET_FILE = "dev-stripe-webhook-secret"  # noqa: S105  (dev-only, refused in production)
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database_url: Secret
+    public_host: str
+    public_port: int
+    private_host: str
+    private_port: int
+    private_host_explicit: bool
+    storefront_port: int
+    stripe_emulator_port: int
+    paypal_emulator_port: int
+    stripe_api_base: str
+    stripe_secret_key: Secret
+    stripe_publishable_key: str
+    stripe_webhook_secrets: tuple[Secret, ...]
+    run_stripe_emulator: bool
+    capture_mode: str
+    provider_timeout: float
+    root_secret: Secret
+    root_secret_is_dev: bool
+    cors_origins: tuple[str, ...]
+    catalog_cache_seconds: float
+    log_level: str
+    paypal: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def root_secret_bytes(self) -> bytes:
+        return base64.urlsafe_b64decode(str(self.root_secret))
+
+
+def _int(env: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be an integer port, got {raw!r}")
+        return default
+    if not 0 <= value <= 65535:
+        problems.append(f"{name} must be a port between 0 and 65535")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        problems.append(f"{name} must be a number of seconds, got {raw!r}")
+        return default
+    if value < 0:
+        problems.append(f"{name} must not be negative")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _dev_file(data_dir: Path, name: str, make: bool) -> str | None:
+    """Read a dev secret from the data dir, creating it (mode 600) on first use."""
+    path = data_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    if not make:
+        return None
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    value = (
+        base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        if name == DEV_SECRET_FILE
+        else "whsec_" + secrets.token_hex(24)
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def _secret_from(env: Mapping[str, str], name: str) -> str | None:
+    """``NAME`` or ``NAME_FILE`` (a path, as container secrets are mounted)."""
+    value = env.get(name)
+    if value:
+        return value.strip()
+    path = env.get(name + "_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    mode = env.get("CHECKOUT_ENV", "dev")
+    if mode not in ("dev", "production"):
+        problems.append(f"CHECKOUT_ENV must be 'dev' or 'production', got {mode!r}")
+    prod = mode == "production"
+    data_dir = Path(env.get("CHECKOUT_DATA_DIR", ".checkout"))
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'checkout.db'}"
+    scheme = database_url.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql+psycopg", "postgresql"):
+        problems.append("DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
+    if scheme == "postgresql":
+        database_url = "postgresql+psycopg" + database_url[len("postgresql") :]
+    if prod and scheme == "sqlite" and "DATABASE_URL" not in env:
+        problems.append("DATABASE_URL is not set (production does not default to SQLite)")
+
+    public_host = env.get("CHECKOUT_PUBLIC_HOST", "127.0.0.1")
+    public_port = _int(env, "CHECKOUT_PUBLIC_PORT", 8000, problems)
+    private_explicit = "CHECKOUT_PRIVATE_HOST" in env
+    private_host = env.get("CHECKOUT_PRIVATE_HOST", "127.0.0.1")
+    private_port = _int(env, "CHECKOUT_PRIVATE_PORT", 8001, problems)
+    if (private_host, private_port) == (public_host, public_port) and public_port != 0:
+        problems.append("the private listener cannot share the public listener's address")
+    stripe_emulator_port = _int(env, "CHECKOUT_STRIPE_EMULATOR_PORT", 8010, problems)
+
+    root = _secret_from(env, "CHECKOUT_SECRET_KEY")
+    root_is_dev = False
+    if root is None and not prod:
+        root = _dev_file(data_dir, DEV_SECRET_FILE, make=True)
+        root_is_dev = True
+    if root is None:
+        problems.append("CHECKOUT_SECRET_KEY (or CHECKOUT_SECRET_KEY_FILE) is not set")
+        root = ""
+    else:
+        try:
+            if len(base64.urlsafe_b64decode(root)) < 32:
+                problems.append("CHECKOUT_SECRET_KEY must be at least 32 bytes, base64url")
+        except ValueError:
+            problems.append("CHECKOUT_SECRET_KEY must be base64url")
+    if prod and root:
+        dev = _dev_file(data_dir, DEV_SECRET_FILE, make=False)
+        if dev is not None and dev == root:
+            problems.append("CHECKOUT_SECRET_KEY is the dev key from the data dir")
+
+    stripe_base = env.get("CHECKOUT_STRIPE_API_BASE", "")
+    run_emulator = not prod and not stripe_base
+    if run_emulator:
+        stripe_base = f"http://127.0.0.1:{stripe_emulator_port}"
+    stripe_key = _secret_from(env, "CHECKOUT_STRIPE_SECRET_KEY") or (
+        "" if prod else DEV_STRIPE_SECRET_KEY
+    )
+    publishable = env.get("CHECKOUT_STRIPE_PUBLISHABLE_KEY") or (
+        "" if prod else DEV_STRIPE_PUBLISHABLE_KEY
+    )
+    hooks_raw = _secret_from(env, "CHECKOUT_STRIPE_WEBHOOK_SECRETS") or (
+        "" if prod else (_dev_file(data_dir, DEV_WEBHOOK_SECRET_FILE, make=True) or "")
+    )
+    hook_secrets = tuple(Secret(s.strip()) for s in hooks_raw.split(",") if s.strip())
+    if prod:
+        if not stripe_base:
+            problems.append("CHECKOUT_STRIPE_API_BASE is not set")
+        else:
+            parts = urlsplit(stripe_base)
+            if parts.scheme != "https" or _is_loopback(parts.hostname or ""):
+                problems.append(
+                    "CHECKOUT_STRIPE_API_BASE points at an emulator or plain http; "
+                    "production needs https://api.stripe.com"
+                )
+        if not stripe_key:
+            problems.append("CHECKOUT_STRIPE_SECRET_KEY is not set")
+        elif stripe_key.startswith("sk_test_emulator"):
+            problems.append("CHECKOUT_STRIPE_SECRET_KEY is the dev emulator key")
+        if not hook_secrets:
+            problems.append("CHECKOUT_STRIPE_WEBHOOK_SECRETS is not set")
+
+    capture = env.get("CHECKOUT_CAPTURE_MODE", "automatic")
+    if capture not in ("automatic", "manual"):
+        problems.append("CHECKOUT_CAPTURE_MODE must be 'automatic' or 'manual'")
+
+    storefront_port = _int(env, "CHECKOUT_STOREFRONT_PORT", 8002, problems)
+    cors_raw = env.get("CHECKOUT_CORS_ORIGINS")
+    cors = (
+        tuple(o.strip() for o in cors_raw.split(",") if o.strip())
+        if cors_raw is not None
+        else (() if prod else (f"http://127.0.0.1:{storefront_port}",))
+    )
+    if any(o == "*" for o in cors):
+        problems.append("CHECKOUT_CORS_ORIGINS must list origins; '*' is not allowed")
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        env=mode,
+        data_dir=data_dir,
+        database_url=Secret(database_url),
+        public_host=public_host,
+        public_port=public_port,
+        private_host=private_host,
+        private_port=private_port,
+        private_host_explicit=private_explicit,
+        storefront_port=storefront_port,
+        stripe_emulator_port=stripe_emulator_port,
+        paypal_emulator_port=_int(env, "CHECKOUT_PAYPAL_EMULATOR_PORT", 8011, problems),
+        stripe_api_base=stripe_base.rstrip("/"),
+        stripe_secret_key=Secret(stripe_key),
+        stripe_publishable_key=publishable,
+        stripe_webhook_secrets=hook_secrets,
+        run_stripe_emulator=run_emulator,
+        capture_mode=capture,
+        provider_timeout=_float(env, "CHECKOUT_PROVIDER_TIMEOUT", 10.0, problems),
+        root_secret=Secret(root),
+        root_secret_is_dev=root_is_dev,
+        cors_origins=cors,
+        catalog_cache_seconds=_float(env, "CHECKOUT_CATALOG_CACHE_SECONDS", 1.0, problems),
+        log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),
+    )

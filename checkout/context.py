@@ -1,0 +1,70 @@
+"""The composition root: builds every component once and hands each what it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from checkout.config import Settings
+from checkout.db.engine import Database, make_database
+from checkout.services.catalog import CatalogService
+from checkout.services.checkouts import CheckoutService
+from checkout.services.payments import PaymentService
+from checkout.services.uow import UnitOfWork
+from checkout.web.edge import HttpMetrics
+from checkout.web.idempotency import Idempotency
+from customers.pii import PiiCipher
+from providers.base import PaymentProvider
+from providers.stripe import StripeProvider
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    uow: UnitOfWork
+    cipher: PiiCipher
+    providers: dict[str, PaymentProvider]
+    catalog: CatalogService
+    checkouts: CheckoutService
+    payments: PaymentService
+    idempotency: Idempotency
+    registry: CollectorRegistry
+    metrics: HttpMetrics
+    extras: dict[str, object] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        self.db.dispose()
+
+
+def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> AppContext:
+    db = make_database(str(settings.database_url))
+    uow = UnitOfWork(db)
+    cipher = PiiCipher.from_root(settings.root_secret_bytes())
+    providers: dict[str, PaymentProvider] = {
+        "stripe": StripeProvider(
+            secret_key=str(settings.stripe_secret_key),
+            api_base=stripe_api_base or settings.stripe_api_base,
+            timeout=settings.provider_timeout,
+        )
+    }
+    checkouts = CheckoutService(uow, cipher)
+    registry = CollectorRegistry()
+    return AppContext(
+        settings=settings,
+        db=db,
+        uow=uow,
+        cipher=cipher,
+        providers=providers,
+        catalog=CatalogService(uow),
+        checkouts=checkouts,
+        payments=PaymentService(
+            uow, checkouts, cipher, providers, capture_mode=settings.capture_mode
+        ),
+        idempotency=Idempotency(uow, cipher),
+        registry=registry,
+        metrics=HttpMetrics(registry),
+    )

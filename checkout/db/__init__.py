@@ -1,0 +1,1 @@
+"""Tables, engine and migrations: the only place that knows SQL."""

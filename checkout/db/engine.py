@@ -1,0 +1,73 @@
+"""Engine construction, with the per-dialect settings that matter for correctness.
+
+Two facades share one pool: ``Database.reader`` for read-only units of work and
+``Database.writer`` for those that write. On SQLite the writer takes the write lock at
+BEGIN (``BEGIN IMMEDIATE``): a deferred transaction that reads and then writes fails with
+SQLITE_BUSY under contention instead of waiting its turn, and readers must not queue
+behind writers, which is why reads keep a plain BEGIN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+_WRITE = "checkout_write"
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    reader: Engine
+    writer: Engine
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_database(url: str, *, pool_size: int = 10) -> Database:
+    engine = make_engine(url, pool_size=pool_size)
+    return Database(engine, engine, engine.execution_options(**{_WRITE: True}))
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+        )
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 15},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's begin event below issue BEGIN itself; pysqlite's implicit one
+        # cannot be made IMMEDIATE (SQLAlchemy docs, pysqlite "Serializable isolation").
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # WAL lets readers run beside the one writer; NORMAL survives an application
+        # crash, which is the failure a single-file deployment has to survive.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=15000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

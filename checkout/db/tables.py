@@ -1,0 +1,143 @@
+"""SQLModel tables. Amounts are BIGINT minor units; personal fields are ciphertext.
+
+Rows are records, not the domain: ``checkout.store`` maps between them and the plain
+domain objects, so nothing outside that package handles a row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kw)
+
+
+def _money(**kw: Any) -> Any:
+    return Field(sa_type=sa.BigInteger, **kw)
+
+
+class ProductRow(SQLModel, table=True):
+    __tablename__ = "products"
+    id: str = Field(primary_key=True, max_length=64)
+    sku: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ProductPriceRow(SQLModel, table=True):
+    __tablename__ = "product_prices"
+    product_id: str = Field(foreign_key="products.id", primary_key=True, max_length=64)
+    currency: str = Field(primary_key=True, max_length=3)
+    amount: int = _money()
+
+
+class CheckoutRow(SQLModel, table=True):
+    __tablename__ = "checkouts"
+    id: str = Field(primary_key=True, max_length=64)
+    secret_hash: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    currency: str = Field(max_length=3)
+    # Priced lines as a JSON list of {sku, product_id, name, quantity, unit_amount}.
+    lines: list[dict[str, Any]] = Field(sa_type=sa.JSON)
+    subtotal: int = _money()
+    shipping: int = _money()
+    total: int = _money()
+    email_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    shipping_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    billing_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    customer_id: str | None = Field(default=None, max_length=64, index=True)
+    order_id: str | None = Field(default=None, max_length=64)
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class PaymentRow(SQLModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        # One checkout, at most one payment that is in flight or has secured money.
+        # Failed and voided attempts fall out of the index, so the buyer may try again.
+        sa.Index(
+            "uq_payments_one_active_per_checkout",
+            "checkout_id",
+            unique=True,
+            sqlite_where=sa.text("status NOT IN ('failed', 'voided')"),
+            postgresql_where=sa.text("status NOT IN ('failed', 'voided')"),
+        ),
+    )
+    id: str = Field(primary_key=True, max_length=64)
+    checkout_id: str = Field(foreign_key="checkouts.id", index=True, max_length=64)
+    order_id: str | None = Field(default=None, max_length=64, index=True)
+    provider: str = Field(max_length=16)
+    provider_ref: str | None = Field(default=None, max_length=255, index=True)
+    status: str = Field(max_length=24)
+    amount: int = _money()
+    currency: str = Field(max_length=3)
+    amount_captured: int = _money(default=0)
+    amount_refunded: int = _money(default=0)
+    capture_method: str = Field(max_length=16)
+    # The key every provider call for this payment derives its own from.
+    idempotency_key: str = Field(max_length=128, unique=True)
+    decline_code: str | None = Field(default=None, max_length=64)
+    failure_message: str | None = Field(default=None, max_length=500)
+    next_action: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    id: str = Field(primary_key=True, max_length=64)
+    checkout_id: str = Field(foreign_key="checkouts.id", unique=True, max_length=64)
+    customer_id: str | None = Field(default=None, max_length=64, index=True)
+    status: str = Field(max_length=24, index=True)
+    currency: str = Field(max_length=3)
+    subtotal: int = _money()
+    shipping: int = _money()
+    total: int = _money()
+    email_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    shipping_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    billing_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    version: int = 1
+    created_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+
+
+class OrderLineRow(SQLModel, table=True):
+    __tablename__ = "order_lines"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True, max_length=64)
+    position: int = Field(primary_key=True)
+    sku: str = Field(max_length=64)
+    product_id: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    quantity: int
+    unit_amount: int = _money()
+    total_amount: int = _money()
+
+
+class IdempotencyRow(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("actor", "key", name="uq_idempotency_actor_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    # A hash of the caller's credential, never the credential itself.
+    actor: str = Field(max_length=64)
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # in_flight | done
+    response_status: int | None = None
+    # The stored response is encrypted: it can hold a client secret or personal data.
+    response_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    created_at: datetime = _ts(index=True)
+    locked_until: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""The checkout domain: plain Python, no web framework and no database imports."""

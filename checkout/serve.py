@@ -1,0 +1,167 @@
+"""``checkout serve``: both listeners, the worker loop and, in dev, the Stripe emulator,
+in one process on one event loop.
+
+Uvicorn's per-server signal capture is replaced by one handler that stops every server
+together, so Ctrl-C ends the whole set cleanly. A listener that fails to bind ends the
+others too, rather than leaving half a service running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Generator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from checkout.config import Settings
+from checkout.context import AppContext, build_context
+from checkout.db.migrate import upgrade
+from checkout.devguide import walkthrough
+from checkout.web.factory import create_private_app, create_public_app
+from checkout.worker import Worker
+
+log = logging.getLogger("checkout.serve")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    @property
+    def bound_port(self) -> int:
+        return int(self.servers[0].sockets[0].getsockname()[1])
+
+
+def uvicorn_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    """The uvicorn settings every listener (and the benchmark floor) uses."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        loop="none",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
+
+
+class Service:
+    """The running set of servers; ``stop()`` ends them all."""
+
+    def __init__(self, settings: Settings, announce: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.announce = announce
+        self.stop_event = asyncio.Event()
+        self.servers: list[_Server] = []
+        self.ctx: AppContext | None = None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for server in self.servers:
+            server.should_exit = True
+
+    async def _start(self, name: str, app: ASGIApp, host: str, port: int) -> asyncio.Task[None]:
+        server = _Server(uvicorn_config(app, host, port))
+        self.servers.append(server)
+        task = asyncio.create_task(server.serve(), name=name)
+        while not server.started:
+            if task.done():
+                task.result()  # re-raise the bind failure
+                raise RuntimeError(f"{name} stopped during start-up")
+            await asyncio.sleep(0.01)
+        self.announce(f"{name} ready on http://{host}:{server.bound_port}")
+        return task
+
+    async def run(self) -> None:
+        s = self.settings
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            stripe_base = None
+            if s.run_stripe_emulator:
+                from providers.stripe_emulator import create_app as stripe_emulator
+
+                base = f"http://127.0.0.1:{s.stripe_emulator_port}"
+                app = stripe_emulator(
+                    secret_key=str(s.stripe_secret_key),
+                    publishable_key=s.stripe_publishable_key,
+                    public_base_url=base,
+                )
+                tasks.append(
+                    await self._start("stripe emulator", app, "127.0.0.1", s.stripe_emulator_port)
+                )
+                stripe_base = f"http://127.0.0.1:{self.servers[-1].bound_port}"
+            self.ctx = ctx = build_context(s, stripe_api_base=stripe_base)
+            if not s.is_production:
+                await asyncio.to_thread(upgrade, ctx.db.engine)
+            tasks.append(
+                await self._start(
+                    "public listener", create_public_app(ctx), s.public_host, s.public_port
+                )
+            )
+            tasks.append(
+                await self._start(
+                    "private listener", create_private_app(ctx), s.private_host, s.private_port
+                )
+            )
+            worker = asyncio.create_task(Worker(ctx.uow).run(self.stop_event), name="worker")
+            tasks.append(worker)
+            self.announce("worker loop running")
+            if not s.is_production:
+                self.announce(walkthrough(s, stripe_base or s.stripe_api_base))
+            await asyncio.wait(
+                [*tasks, asyncio.create_task(self.stop_event.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            self.stop()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            if self.ctx is not None:
+                await self.ctx.aclose()
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(
+                    result, asyncio.CancelledError
+                ):
+                    log.error("component failed", extra={"error_type": type(result).__name__})
+
+
+def run_service(settings: Settings) -> int:
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    async def main() -> None:
+        service = Service(settings, announce)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        await service.run()
+
+    try:
+        _runner(main)
+    except SystemExit as exc:  # uvicorn exits on a failed bind
+        return int(exc.code or 1)
+    except OSError as exc:
+        print(f"checkout: cannot start: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _runner(main: Callable[[], object]) -> None:
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())  # type: ignore[arg-type]

@@ -1,0 +1,147 @@
+"""Creating, reading and changing checkouts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from checkout.domain.checkout import Checkout, CheckoutStatus, Contact
+from checkout.domain.ids import new_id, new_secret
+from checkout.domain.pricing import LineRequest, PricedCart, price_cart
+from checkout.services.errors import ConflictError, NotFoundError
+from checkout.services.uow import UnitOfWork
+from checkout.store import catalog as catalog_store
+from checkout.store import checkouts as store
+from checkout.store.personal import ContactCodec
+from customers.pii import PiiCipher
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutAccess:
+    """Who asks: the holder of the client secret, or a signed-in customer."""
+
+    secret: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutDraft:
+    currency: str
+    lines: Sequence[LineRequest]
+    contact: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutChanges:
+    """A PATCH: ``None`` leaves a part as it is; contact fields are replaced as given."""
+
+    currency: str | None = None
+    lines: Sequence[LineRequest] | None = None
+    contact: Contact | None = None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def may_access(checkout: Checkout, secret_hash: str, access: CheckoutAccess) -> bool:
+    if access.customer_id is not None and checkout.customer_id == access.customer_id:
+        return True
+    if access.secret is None:
+        return False
+    return hmac.compare_digest(hash_secret(access.secret), secret_hash)
+
+
+def requested_lines(cart: PricedCart) -> list[LineRequest]:
+    return [LineRequest(ln.sku, ln.quantity) for ln in cart.lines]
+
+
+class CheckoutService:
+    def __init__(self, uow: UnitOfWork, cipher: PiiCipher) -> None:
+        self._uow = uow
+        self.codec = ContactCodec(cipher, store.TABLE)
+
+    async def create(
+        self, draft: CheckoutDraft, *, customer_id: str | None = None
+    ) -> tuple[Checkout, str]:
+        """The new checkout and its client secret (returned once, stored hashed)."""
+        checkout_id = new_id("chk")
+        secret = new_secret(checkout_id)
+
+        def work() -> Checkout:
+            with self._uow.write() as s:
+                catalog = catalog_store.products_by_sku(s, (ln.sku for ln in draft.lines))
+                cart = price_cart(draft.currency, draft.lines, catalog)
+                store.insert(
+                    s,
+                    self.codec,
+                    checkout_id=checkout_id,
+                    secret_hash=hash_secret(secret),
+                    cart=cart,
+                    contact=draft.contact,
+                    customer_id=customer_id,
+                )
+            return Checkout(
+                id=checkout_id,
+                status=CheckoutStatus.OPEN,
+                cart=cart,
+                contact=draft.contact,
+                customer_id=customer_id,
+                order_id=None,
+                version=1,
+            )
+
+        return await self._uow.run(work), secret
+
+    async def get(self, checkout_id: str, access: CheckoutAccess) -> Checkout:
+        def work() -> Checkout:
+            with self._uow.read() as s:
+                return self.authorized(s, checkout_id, access)
+
+        return await self._uow.run(work)
+
+    def authorized(
+        self,
+        session: Session,
+        checkout_id: str,
+        access: CheckoutAccess,
+        *,
+        for_update: bool = False,
+    ) -> Checkout:
+        found = store.load(session, self.codec, checkout_id, for_update=for_update)
+        # A wrong secret and a missing checkout answer alike: ids are not probe-able.
+        if found is None or not may_access(found[0], found[1], access):
+            raise NotFoundError("No such checkout.")
+        return found[0]
+
+    async def update(
+        self, checkout_id: str, access: CheckoutAccess, changes: CheckoutChanges
+    ) -> Checkout:
+        def work() -> Checkout:
+            with self._uow.write() as s:
+                current = self.authorized(s, checkout_id, access, for_update=True)
+                current.ensure_open()
+                currency = changes.currency or current.cart.currency
+                lines = (
+                    changes.lines if changes.lines is not None else requested_lines(current.cart)
+                )
+                catalog = catalog_store.products_by_sku(s, (ln.sku for ln in lines))
+                cart = price_cart(currency, lines, catalog)
+                contact = changes.contact if changes.contact is not None else current.contact
+                if not store.update(s, self.codec, current, cart=cart, contact=contact):
+                    raise ConflictError("The checkout changed meanwhile; read it and retry.")
+                return Checkout(
+                    id=current.id,
+                    status=current.status,
+                    cart=cart,
+                    contact=contact,
+                    customer_id=current.customer_id,
+                    order_id=current.order_id,
+                    version=current.version + 1,
+                )
+
+        return await self._uow.run(work)

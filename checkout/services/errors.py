@@ -1,0 +1,45 @@
+"""Errors of the use cases (beside the domain's own); the web edge maps both.
+
+ServiceError
+ ├── NotFoundError      no such object, or not the caller's           -> 404
+ ├── ConflictError      the object's state forbids the request        -> 409
+ ├── PaymentDeclined    the provider declined; the checkout stays open -> 402
+ ├── PaymentRejected    the payment cannot succeed as sent            -> 422
+ └── ProviderDown       the provider's answer is unknown               -> 502
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(ServiceError):
+    pass
+
+
+class ConflictError(ServiceError):
+    pass
+
+
+class PaymentDeclined(ServiceError):
+    def __init__(self, message: str, *, decline_code: str, payment_id: str) -> None:
+        super().__init__(message)
+        self.decline_code = decline_code
+        self.payment_id = payment_id
+
+
+class PaymentRejected(ServiceError):
+    def __init__(self, message: str, *, field: str | None, payment_id: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.payment_id = payment_id
+
+
+class ProviderDown(ServiceError):
+    def __init__(self, message: str, *, payment_id: str) -> None:
+        super().__init__(message)
+        self.payment_id = payment_id

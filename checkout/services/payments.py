@@ -1,0 +1,275 @@
+"""Paying a checkout: write ahead, call the provider, settle.
+
+1. One transaction locks the checkout, re-prices it from the catalog, and inserts the
+   payment as ``processing`` with its idempotency key; a partial unique index allows one
+   active payment per checkout, so a double click cannot start a second charge.
+2. The provider is called outside any transaction, with a key derived from our payment
+   id, so a retry reaches the provider as the same request.
+3. A second transaction applies the provider's answer through the state machine and,
+   once money is secured, creates the order and completes the checkout, atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import partial
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from checkout.domain.checkout import Checkout
+from checkout.domain.errors import PriceChanged
+from checkout.domain.ids import new_id
+from checkout.domain.money import Money
+from checkout.domain.payment import SECURED, Payment, PaymentStatus, advance
+from checkout.domain.pricing import price_cart
+from checkout.services.checkouts import CheckoutAccess, CheckoutService, requested_lines
+from checkout.services.errors import (
+    ConflictError,
+    NotFoundError,
+    PaymentDeclined,
+    PaymentRejected,
+    ProviderDown,
+)
+from checkout.services.uow import UnitOfWork
+from checkout.store import catalog as catalog_store
+from checkout.store import checkouts as checkout_store
+from checkout.store import orders as order_store
+from checkout.store import payments as store
+from checkout.store.personal import ContactCodec
+from customers.pii import PiiCipher
+from providers.base import (
+    ChargeRequest,
+    PaymentProvider,
+    ProviderDeclined,
+    ProviderError,
+    ProviderPayment,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+
+log = logging.getLogger("checkout.payments")
+
+
+@dataclass(frozen=True, slots=True)
+class PayCommand:
+    provider: str
+    token: str
+    return_url: str | None = None
+
+
+class PaymentService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        checkouts: CheckoutService,
+        cipher: PiiCipher,
+        providers: Mapping[str, PaymentProvider],
+        *,
+        capture_mode: str,
+    ) -> None:
+        self._uow = uow
+        self._checkouts = checkouts
+        self._order_codec = ContactCodec(cipher, order_store.TABLE)
+        self._providers = providers
+        self._capture = capture_mode == "automatic"
+
+    def provider(self, name: str) -> PaymentProvider | None:
+        return self._providers.get(name)
+
+    async def pay(self, checkout_id: str, access: CheckoutAccess, cmd: PayCommand) -> Payment:
+        provider = self._providers.get(cmd.provider)
+        if provider is None:
+            raise PaymentRejected(
+                f"Provider {cmd.provider!r} is not enabled.", field="provider", payment_id=""
+            )
+        payment = await self._uow.run(lambda: self._write_ahead(checkout_id, access, cmd))
+        if payment is None:
+            raise PriceChanged("prices changed since the checkout was priced")
+        try:
+            outcome = await provider.charge(
+                ChargeRequest(
+                    payment_id=payment.id,
+                    amount=payment.amount.amount,
+                    currency=payment.amount.currency,
+                    token=cmd.token,
+                    capture=self._capture,
+                    idempotency_key=payment.key_for("charge"),
+                    return_url=cmd.return_url,
+                    description=f"Checkout {checkout_id}",
+                )
+            )
+        except ProviderDeclined as exc:
+            await self._uow.run(
+                partial(self._fail, payment, exc.decline_code, exc.message, exc.provider_ref)
+            )
+            raise PaymentDeclined(
+                exc.message, decline_code=exc.decline_code, payment_id=payment.id
+            ) from None
+        except ProviderRejected as exc:
+            await self._uow.run(partial(self._fail, payment, "invalid_request", exc.message, None))
+            field = "payment_token" if exc.param in (None, "payment_method") else None
+            raise PaymentRejected(exc.message, field=field, payment_id=payment.id) from None
+        except ProviderUnavailable as exc:
+            # The charge may or may not have happened: the payment stays processing, and
+            # the same key settles it later (refresh, webhook or reconciliation).
+            log.warning(
+                "provider unavailable", extra={"payment_id": payment.id, "provider": cmd.provider}
+            )
+            raise ProviderDown(exc.message, payment_id=payment.id) from None
+        except ProviderError as exc:
+            log.error(
+                "provider refused our request",
+                extra={"payment_id": payment.id, "provider": cmd.provider},
+            )
+            await self._uow.run(partial(self._fail, payment, "provider_error", exc.message, None))
+            raise ProviderDown(
+                "The payment provider refused the request.", payment_id=payment.id
+            ) from None
+        settled = await self._uow.run(lambda: self._settle(payment.id, outcome))
+        if settled.status is PaymentStatus.FAILED:
+            raise PaymentDeclined(
+                settled.failure_message or "The payment was declined.",
+                decline_code=settled.decline_code or "declined",
+                payment_id=settled.id,
+            )
+        return settled
+
+    async def refresh(self, checkout_id: str, payment_id: str, access: CheckoutAccess) -> Payment:
+        """Ask the provider where the payment stands (after 3-D Secure, say) and apply it."""
+
+        def load() -> Payment:
+            with self._uow.read() as s:
+                self._checkouts.authorized(s, checkout_id, access)
+                payment = store.load(s, payment_id)
+            if payment is None or payment.checkout_id != checkout_id:
+                raise NotFoundError("No such payment.")
+            return payment
+
+        payment = await self._uow.run(load)
+        provider = self._providers.get(payment.provider)
+        if payment.provider_ref is None or provider is None:
+            # Nothing to ask about yet: the charge's outcome never reached us.
+            return payment
+        try:
+            outcome = await provider.fetch(payment.provider_ref)
+        except ProviderError as exc:
+            raise ProviderDown(exc.message, payment_id=payment.id) from None
+        return await self._uow.run(lambda: self._settle(payment.id, outcome))
+
+    def _write_ahead(
+        self, checkout_id: str, access: CheckoutAccess, cmd: PayCommand
+    ) -> Payment | None:
+        """The new processing payment, or None when the checkout had to be re-priced."""
+        with self._uow.write() as s:
+            checkout = self._checkouts.authorized(s, checkout_id, access, for_update=True)
+            checkout.ensure_open()
+            if self._repriced(s, checkout):
+                return None
+            if store.active_for_checkout(s, checkout.id) is not None:
+                raise ConflictError("A payment for this checkout is already in progress.")
+            pay_id = new_id("pay")
+            payment = Payment(
+                id=pay_id,
+                checkout_id=checkout.id,
+                order_id=None,
+                provider=cmd.provider,
+                provider_ref=None,
+                status=PaymentStatus.PROCESSING,
+                amount=checkout.cart.total,
+                amount_captured=0,
+                amount_refunded=0,
+                capture_method="automatic" if self._capture else "manual",
+                idempotency_key=pay_id,
+            )
+            try:
+                store.insert(s, payment)
+                s.flush()
+            except IntegrityError:
+                raise ConflictError("A payment for this checkout is already in progress.") from None
+            return payment
+
+    def _repriced(self, s: Session, checkout: Checkout) -> bool:
+        lines = requested_lines(checkout.cart)
+        catalog = catalog_store.products_by_sku(s, (ln.sku for ln in lines))
+        fresh = price_cart(checkout.cart.currency, lines, catalog)
+        if fresh == checkout.cart:
+            return False
+        # Charging a stale total would bill the buyer a price the shop no longer asks;
+        # store the new one and let the buyer confirm it before paying.
+        checkout_store.update(
+            s, self._checkouts.codec, checkout, cart=fresh, contact=checkout.contact
+        )
+        return True
+
+    def _fail(self, payment: Payment, code: str, message: str, ref: str | None) -> None:
+        with self._uow.write() as s:
+            current = store.load(s, payment.id, for_update=True)
+            if current is None or current.status is not PaymentStatus.PROCESSING:
+                return
+            store.save(
+                s,
+                current,
+                replace(
+                    current,
+                    status=advance(current.status, PaymentStatus.FAILED),
+                    provider_ref=current.provider_ref or ref,
+                    decline_code=code,
+                    failure_message=message[:500],
+                ),
+            )
+
+    def _settle(self, payment_id: str, outcome: ProviderPayment) -> Payment:
+        with self._uow.write() as s:
+            current = store.load(s, payment_id, for_update=True)
+            if current is None:
+                raise NotFoundError("No such payment.")
+            status = advance(current.status, PaymentStatus(outcome.status))
+            after = replace(
+                current,
+                provider_ref=outcome.provider_ref,
+                status=status,
+                amount_captured=max(current.amount_captured, outcome.amount_captured),
+                amount_refunded=max(current.amount_refunded, outcome.amount_refunded),
+                decline_code=outcome.decline_code if status is PaymentStatus.FAILED else None,
+                failure_message=(
+                    outcome.failure_message if status is PaymentStatus.FAILED else None
+                ),
+                next_action=_next_action(outcome)
+                if status is PaymentStatus.REQUIRES_ACTION
+                else None,
+            )
+            if status in SECURED and current.order_id is None:
+                after = self._create_order(s, after, outcome)
+            store.save(s, current, after)
+            return after
+
+    def _create_order(self, s: Session, payment: Payment, outcome: ProviderPayment) -> Payment:
+        reported = Money(outcome.amount, outcome.currency)
+        if reported != payment.amount:
+            # Never mark an order paid for money that does not match what was asked.
+            log.error("provider amount mismatch", extra={"payment_id": payment.id})
+            return replace(payment, failure_message="amount mismatch: held for review")
+        checkout_row = checkout_store.load(
+            s, self._checkouts.codec, payment.checkout_id, for_update=True
+        )
+        if checkout_row is None:
+            raise NotFoundError("No such checkout.")
+        checkout = checkout_row[0]
+        order_id = new_id("ord")
+        status = "paid" if payment.status is not PaymentStatus.AUTHORIZED else "authorized"
+        order_store.insert_from_checkout(s, self._order_codec, checkout, order_id, status)
+        if not checkout_store.complete(s, checkout, order_id):
+            raise ConflictError("The checkout was completed by another payment.")
+        return replace(payment, order_id=order_id)
+
+
+def _next_action(outcome: ProviderPayment) -> dict[str, str] | None:
+    action = outcome.next_action
+    if action is None:
+        return None
+    if action.type == "redirect" and action.url:
+        return {"type": "redirect", "url": action.url}
+    return {"type": "provider_sdk", "client_secret": action.client_secret or ""}

@@ -1,0 +1,137 @@
+"""Checkout rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from checkout.db.tables import CheckoutRow, utcnow
+from checkout.domain.checkout import Checkout, CheckoutStatus, Contact
+from checkout.domain.money import Money
+from checkout.domain.pricing import PricedCart, PricedLine
+from checkout.store.personal import ContactCodec
+
+_C = CheckoutRow.__table__  # type: ignore[attr-defined]
+TABLE = "checkouts"
+
+
+def _lines_json(cart: PricedCart) -> list[dict[str, Any]]:
+    return [
+        {
+            "sku": ln.sku,
+            "product_id": ln.product_id,
+            "name": ln.name,
+            "quantity": ln.quantity,
+            "unit_amount": ln.unit_price.amount,
+        }
+        for ln in cart.lines
+    ]
+
+
+def _cart(row: Any) -> PricedCart:
+    cur = row.currency
+    lines = tuple(
+        PricedLine(
+            sku=ln["sku"],
+            product_id=ln["product_id"],
+            name=ln["name"],
+            quantity=int(ln["quantity"]),
+            unit_price=Money(int(ln["unit_amount"]), cur),
+        )
+        for ln in row.lines
+    )
+    return PricedCart(cur, lines, Money(row.subtotal, cur), Money(row.shipping, cur))
+
+
+def insert(
+    session: Session,
+    codec: ContactCodec,
+    *,
+    checkout_id: str,
+    secret_hash: str,
+    cart: PricedCart,
+    contact: Contact,
+    customer_id: str | None,
+) -> None:
+    now = utcnow()
+    session.execute(
+        sa.insert(_C).values(
+            id=checkout_id,
+            secret_hash=secret_hash,
+            status=CheckoutStatus.OPEN.value,
+            currency=cart.currency,
+            lines=_lines_json(cart),
+            subtotal=cart.subtotal.amount,
+            shipping=cart.shipping.amount,
+            total=cart.total.amount,
+            customer_id=customer_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            **codec.encode(contact, checkout_id),
+        )
+    )
+
+
+def load(
+    session: Session, codec: ContactCodec, checkout_id: str, *, for_update: bool = False
+) -> tuple[Checkout, str] | None:
+    """The checkout and its secret hash, or None."""
+    q = sa.select(_C).where(_C.c.id == checkout_id)
+    if for_update:
+        q = q.with_for_update()
+    row = session.execute(q).one_or_none()
+    if row is None:
+        return None
+    checkout = Checkout(
+        id=row.id,
+        status=CheckoutStatus(row.status),
+        cart=_cart(row),
+        contact=codec.decode(row, row.id),
+        customer_id=row.customer_id,
+        order_id=row.order_id,
+        version=row.version,
+    )
+    return checkout, row.secret_hash
+
+
+def update(
+    session: Session,
+    codec: ContactCodec,
+    checkout: Checkout,
+    *,
+    cart: PricedCart,
+    contact: Contact,
+) -> bool:
+    """Write new cart and contact if nobody changed the row since it was read."""
+    result = session.execute(
+        sa.update(_C)
+        .where(_C.c.id == checkout.id, _C.c.version == checkout.version)
+        .values(
+            currency=cart.currency,
+            lines=_lines_json(cart),
+            subtotal=cart.subtotal.amount,
+            shipping=cart.shipping.amount,
+            total=cart.total.amount,
+            version=checkout.version + 1,
+            updated_at=utcnow(),
+            **codec.encode(contact, checkout.id),
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def complete(session: Session, checkout: Checkout, order_id: str) -> bool:
+    result = session.execute(
+        sa.update(_C)
+        .where(_C.c.id == checkout.id, _C.c.status == CheckoutStatus.OPEN.value)
+        .values(
+            status=CheckoutStatus.COMPLETED.value,
+            order_id=order_id,
+            version=_C.c.version + 1,
+            updated_at=utcnow(),
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,64 @@
+"""Order rows: created once from a checkout whose payment secured the money."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from checkout.db.tables import OrderLineRow, OrderRow, utcnow
+from checkout.domain.checkout import Checkout
+from checkout.store.personal import ContactCodec
+
+_O = OrderRow.__table__  # type: ignore[attr-defined]
+_OL = OrderLineRow.__table__  # type: ignore[attr-defined]
+TABLE = "orders"
+
+
+def insert_from_checkout(
+    session: Session, codec: ContactCodec, checkout: Checkout, order_id: str, status: str
+) -> None:
+    cart = checkout.cart
+    now = utcnow()
+    session.execute(
+        sa.insert(_O).values(
+            id=order_id,
+            checkout_id=checkout.id,
+            customer_id=checkout.customer_id,
+            status=status,
+            currency=cart.currency,
+            subtotal=cart.subtotal.amount,
+            shipping=cart.shipping.amount,
+            total=cart.total.amount,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            # Re-encrypted for the order row: ciphertexts are bound to their row.
+            **codec.encode(checkout.contact, order_id),
+        )
+    )
+    session.execute(
+        sa.insert(_OL),
+        [
+            {
+                "order_id": order_id,
+                "position": i,
+                "sku": ln.sku,
+                "product_id": ln.product_id,
+                "name": ln.name,
+                "quantity": ln.quantity,
+                "unit_amount": ln.unit_price.amount,
+                "total_amount": ln.total.amount,
+            }
+            for i, ln in enumerate(cart.lines)
+        ],
+    )
+
+
+def set_status(session: Session, order_id: str, status: str) -> None:
+    session.execute(
+        sa.update(_O).where(_O.c.id == order_id).values(status=status, updated_at=utcnow())
+    )
+
+
+def exists(session: Session, order_id: str) -> bool:
+    return session.execute(sa.select(_O.c.id).where(_O.c.id == order_id)).first() is not None

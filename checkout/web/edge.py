@@ -1,0 +1,88 @@
+"""The outermost layer of each listener: access log, metrics, and a last-resort shield.
+
+Uvicorn's own access log is off: it would write query strings, which may carry personal
+data. This one writes method, route template, status and duration, with the request id.
+An exception that escapes everything else is logged by type only (its text can quote
+SQL parameters or request data) and answered with API.md's error format.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from checkout.web.errors import error_response
+
+log = logging.getLogger("checkout.access")
+errlog = logging.getLogger("checkout.web")
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "checkout_http_requests",
+            "HTTP requests answered",
+            ["listener", "method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "checkout_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["listener", "route"],
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+def _route_of(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, listener: str, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.listener = listener
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        except Exception as exc:
+            errlog.error("unhandled error", extra={"error_type": type(exc).__name__})
+            if not started:
+                response = error_response(500, "internal_error", "Internal error.", scope)
+                await response(scope, receive, observing_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = _route_of(scope)
+            self.metrics.requests.labels(self.listener, scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(self.listener, route).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "listener": self.listener,
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )

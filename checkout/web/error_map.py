@@ -1,0 +1,76 @@
+"""Domain and service errors mapped onto API errors, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from checkout.domain.errors import CheckoutNotOpen, DomainError, InvalidCart, PriceChanged
+from checkout.domain.money import MoneyError
+from checkout.services.errors import (
+    ConflictError,
+    NotFoundError,
+    PaymentDeclined,
+    PaymentRejected,
+    ProviderDown,
+    ServiceError,
+)
+from checkout.web import errors as api
+
+
+def as_api_error(exc: Exception) -> api.ApiError | None:
+    """The API error for ``exc``, or None for an unexpected one (a 500)."""
+    if isinstance(exc, api.ApiError):
+        return exc
+    if isinstance(exc, InvalidCart):
+        return api.ValidationFailed("The checkout cannot be priced.", fields=exc.fields)
+    if isinstance(exc, CheckoutNotOpen):
+        return api.Conflict(f"The checkout is {exc.status}.")
+    if isinstance(exc, PriceChanged):
+        return api.Conflict(
+            "Prices changed since the checkout was priced; it now shows the new total. "
+            "Review it and pay again."
+        )
+    if isinstance(exc, MoneyError):
+        return api.ValidationFailed(str(exc))
+    if isinstance(exc, NotFoundError):
+        return api.NotFound(exc.message)
+    if isinstance(exc, ConflictError):
+        return api.Conflict(exc.message)
+    if isinstance(exc, PaymentDeclined):
+        return api.PaymentFailed(
+            exc.message, extra={"decline_code": exc.decline_code, "payment_id": exc.payment_id}
+        )
+    if isinstance(exc, PaymentRejected):
+        fields = {exc.field: exc.message} if exc.field else None
+        return api.ValidationFailed(exc.message, fields=fields)
+    if isinstance(exc, ProviderDown):
+        return api.ProviderUnavailable(
+            "The payment provider did not answer; the payment is being confirmed. "
+            "Retry with the same Idempotency-Key or refresh the payment.",
+            extra={"payment_id": exc.payment_id},
+        )
+    if isinstance(exc, DomainError | ServiceError):
+        return api.Conflict(str(exc))
+    return None
+
+
+def _mapped(request: Request, exc: Exception) -> Response:
+    mapped = as_api_error(exc)
+    if mapped is None:
+        return api.unexpected_error(request, exc)
+    return api.render(mapped, request.scope)
+
+
+def exception_handlers() -> dict[Any, Any]:
+    return {
+        api.ApiError: _mapped,
+        DomainError: _mapped,
+        ServiceError: _mapped,
+        MoneyError: _mapped,
+        HTTPException: api.http_error,
+        Exception: api.unexpected_error,
+    }

@@ -1,0 +1,170 @@
+"""Routes of the public listener: catalog, checkout and payment."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from checkout.context import AppContext
+from checkout.domain.checkout import Contact
+from checkout.domain.pricing import LineRequest
+from checkout.services.checkouts import CheckoutAccess, CheckoutChanges, CheckoutDraft
+from checkout.services.payments import PayCommand
+from checkout.web.errors import NotFound, ValidationFailed
+from checkout.web.jsonio import json_response, read_json
+from checkout.web.schemas import AddressIn, CheckoutIn, CheckoutPatchIn, LineIn, PaymentIn
+from checkout.web.views import checkout_json, payment_json, product_json
+from customers.masking import Personal
+
+
+def _page_params(request: Request) -> tuple[int, str | None]:
+    raw = request.query_params.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ValidationFailed("limit must be 1 to 100.", fields={"limit": "1 to 100"})
+    after = request.query_params.get("starting_after") or None
+    if after is not None and len(after) > 64:
+        raise ValidationFailed("starting_after is not an id.", fields={"starting_after": "id"})
+    return int(raw), after
+
+
+def _access(request: Request) -> CheckoutAccess:
+    return CheckoutAccess(secret=request.headers.get("x-checkout-secret"))
+
+
+def _lines(lines: list[LineIn]) -> list[LineRequest]:
+    return [LineRequest(ln.sku, ln.quantity) for ln in lines]
+
+
+def _address(a: AddressIn | None) -> Personal[dict[str, Any]] | None:
+    if a is None:
+        return None
+    return Personal(a.model_dump(exclude_none=True), "***")
+
+
+def _contact(body: CheckoutIn | CheckoutPatchIn, base: Contact | None = None) -> Contact:
+    given = body.model_fields_set
+    base = base or Contact()
+
+    def pick(name: str, value: Any) -> Any:
+        return value if name in given else getattr(base, name)
+
+    return Contact(
+        email=pick("email", Personal.email(body.email) if body.email else None),
+        shipping_address=pick("shipping_address", _address(body.shipping_address)),
+        billing_address=pick("billing_address", _address(body.billing_address)),
+    )
+
+
+class PublicEndpoints:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        # Product pages, rendered, for a second: the list is the hottest read and may
+        # lag the catalog by that much; prices charged always come from the database.
+        self._product_cache: dict[tuple[int, str | None, str | None], tuple[float, bytes]] = {}
+
+    def routes(self) -> list[BaseRoute]:
+        idem = self.ctx.idempotency
+        return [
+            Route("/v1/products", self.list_products, methods=["GET"]),
+            Route("/v1/checkouts", idem(self.create_checkout), methods=["POST"]),
+            Route("/v1/checkouts/{checkout_id}", self.get_checkout, methods=["GET"]),
+            Route("/v1/checkouts/{checkout_id}", self.update_checkout, methods=["PATCH"]),
+            Route(
+                "/v1/checkouts/{checkout_id}/payments", idem(self.create_payment), methods=["POST"]
+            ),
+            Route(
+                "/v1/checkouts/{checkout_id}/payments/{payment_id}/refresh",
+                idem(self.refresh_payment),
+                methods=["POST"],
+            ),
+        ]
+
+    async def list_products(self, request: Request) -> Response:
+        limit, after = _page_params(request)
+        currency = request.query_params.get("currency")
+        cache_key = (limit, after, currency)
+        ttl = self.ctx.settings.catalog_cache_seconds
+        now = time.monotonic()
+        hit = self._product_cache.get(cache_key)
+        if hit is not None and hit[0] > now:
+            return Response(hit[1], media_type="application/json")
+        products, has_more = await self.ctx.catalog.list(limit=limit, starting_after=after)
+        data = [j for p in products if (j := product_json(p, currency)) is not None]
+        response = json_response({"object": "list", "data": data, "has_more": has_more})
+        if ttl > 0:
+            if len(self._product_cache) > 512:
+                self._product_cache.clear()
+            self._product_cache[cache_key] = (now + ttl, bytes(response.body))
+        return response
+
+    async def create_checkout(self, request: Request) -> Response:
+        body = await read_json(request, CheckoutIn)
+        draft = CheckoutDraft(body.currency, _lines(body.lines), _contact(body))
+        checkout, secret = await self.ctx.checkouts.create(draft)
+        return json_response(checkout_json(checkout, secret), status=201)
+
+    async def get_checkout(self, request: Request) -> Response:
+        checkout = await self.ctx.checkouts.get(_path_id(request, "checkout_id"), _access(request))
+        return json_response(checkout_json(checkout))
+
+    async def update_checkout(self, request: Request) -> Response:
+        checkout_id = _path_id(request, "checkout_id")
+        access = _access(request)
+        body = await read_json(request, CheckoutPatchIn)
+        contact = None
+        if body.model_fields_set & {"email", "shipping_address", "billing_address"}:
+            current = await self.ctx.checkouts.get(checkout_id, access)
+            contact = _contact(body, current.contact)
+        changes = CheckoutChanges(
+            currency=body.currency,
+            lines=_lines(body.lines) if body.lines is not None else None,
+            contact=contact,
+        )
+        checkout = await self.ctx.checkouts.update(checkout_id, access, changes)
+        return json_response(checkout_json(checkout))
+
+    async def create_payment(self, request: Request) -> Response:
+        checkout_id = _path_id(request, "checkout_id")
+        body = await read_json(request, PaymentIn)
+        if body.saved_payment_method is not None:
+            # Saved methods belong to customer accounts, which a guest does not have.
+            raise ValidationFailed(
+                "Saved payment methods need a signed-in customer.",
+                fields={"saved_payment_method": "requires a customer token"},
+            )
+        missing: Mapping[str, str] = {
+            name: "required"
+            for name, value in (("provider", body.provider), ("payment_token", body.payment_token))
+            if value is None
+        }
+        if missing:
+            raise ValidationFailed("provider and payment_token are required.", fields=missing)
+        assert body.provider is not None and body.payment_token is not None
+        payment = await self.ctx.payments.pay(
+            checkout_id,
+            _access(request),
+            PayCommand(body.provider, body.payment_token, body.return_url),
+        )
+        return json_response(payment_json(payment), status=201)
+
+    async def refresh_payment(self, request: Request) -> Response:
+        payment = await self.ctx.payments.refresh(
+            _path_id(request, "checkout_id"), _path_id(request, "payment_id"), _access(request)
+        )
+        return json_response(payment_json(payment))
+
+
+def _path_id(request: Request, name: str) -> str:
+    value = str(request.path_params[name])
+    if len(value) > 64:
+        raise NotFound("No such object.")
+    return value
+
+
+def public_routes(ctx: AppContext) -> list[BaseRoute]:
+    return PublicEndpoints(ctx).routes()

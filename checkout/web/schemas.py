@@ -1,0 +1,79 @@
+"""Request bodies of the public API, parsed strictly (no "5" for 5, no unknown fields)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from checkout.domain.money import is_currency
+
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=254,
+        strip_whitespace=True,
+        pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$",
+    ),
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class LineIn(_Strict):
+    sku: Sku
+    quantity: int
+
+
+class AddressIn(_Strict):
+    name: Text
+    line1: Text
+    line2: Text | None = None
+    city: Text
+    region: Text | None = None
+    postal_code: Annotated[
+        str, StringConstraints(min_length=1, max_length=20, strip_whitespace=True)
+    ]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+def _known_currency(value: str | None) -> str | None:
+    if value is not None and not is_currency(value):
+        raise ValueError("not an ISO 4217 currency")
+    return value
+
+
+class CheckoutIn(_Strict):
+    currency: Currency
+    lines: list[LineIn] = Field(min_length=1, max_length=100)
+    email: Email | None = None
+    shipping_address: AddressIn | None = None
+    billing_address: AddressIn | None = None
+
+    _currency = field_validator("currency")(_known_currency)
+
+
+class CheckoutPatchIn(_Strict):
+    currency: Currency | None = None
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=100)
+    email: Email | None = None
+    shipping_address: AddressIn | None = None
+    billing_address: AddressIn | None = None
+
+    _currency = field_validator("currency")(_known_currency)
+
+
+class PaymentIn(_Strict):
+    provider: Literal["stripe", "paypal"] | None = None
+    payment_token: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    save_payment_method: bool = False
+    saved_payment_method: Annotated[str, StringConstraints(max_length=64)] | None = None
+    # Where the provider sends the buyer back after 3-D Secure (API.md leaves it open).
+    return_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = (
+        None
+    )

@@ -1,0 +1,26 @@
+"""Payment providers behind one small protocol, and local emulators of their APIs.
+
+This package imports the providers' SDKs and nothing of ours (DESIGN.md).
+"""
+
+from providers.base import (
+    ChargeRequest,
+    NextAction,
+    PaymentProvider,
+    ProviderDeclined,
+    ProviderError,
+    ProviderPayment,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+
+__all__ = [
+    "ChargeRequest",
+    "NextAction",
+    "PaymentProvider",
+    "ProviderDeclined",
+    "ProviderError",
+    "ProviderPayment",
+    "ProviderRejected",
+    "ProviderUnavailable",
+]

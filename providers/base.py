@@ -1,0 +1,111 @@
+"""The provider-neutral face every adapter implements.
+
+Amounts cross this boundary as integer minor units in ISO 4217 terms (upper-case code);
+each adapter converts to its provider's wire format itself.
+
+    ProviderError
+     ├── ProviderDeclined     the provider refused the money (card declined, ...)  -> 402
+     ├── ProviderRejected     the request cannot succeed as sent (bad token, amount) -> 422
+     └── ProviderUnavailable  outcome unknown: timeout, connection, 5xx, 429        -> 502/503
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+# Neutral statuses; the checkout's payment state machine uses the same words.
+ProviderStatus = Literal[
+    "processing",
+    "requires_action",
+    "authorized",
+    "captured",
+    "partially_refunded",
+    "refunded",
+    "failed",
+    "voided",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    type: Literal["redirect", "provider_sdk"]
+    url: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    payment_id: str
+    amount: int
+    currency: str
+    token: str
+    capture: bool
+    idempotency_key: str
+    return_url: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayment:
+    provider_ref: str
+    status: ProviderStatus
+    amount: int
+    currency: str
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    next_action: NextAction | None = None
+    decline_code: str | None = None
+    failure_message: str | None = None
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, provider_request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider_request_id = provider_request_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(request_id={self.provider_request_id!r})"
+
+
+class ProviderDeclined(ProviderError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        decline_code: str,
+        provider_ref: str | None = None,
+        provider_request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, provider_request_id=provider_request_id)
+        self.decline_code = decline_code
+        self.provider_ref = provider_ref
+
+
+class ProviderRejected(ProviderError):
+    def __init__(
+        self, message: str, *, param: str | None = None, provider_request_id: str | None = None
+    ) -> None:
+        super().__init__(message, provider_request_id=provider_request_id)
+        self.param = param
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def charge(self, request: ChargeRequest) -> ProviderPayment: ...
+
+    async def fetch(self, provider_ref: str) -> ProviderPayment: ...
+
+    async def capture(
+        self, provider_ref: str, amount: int | None, idempotency_key: str
+    ) -> ProviderPayment: ...
+
+    async def void(self, provider_ref: str, idempotency_key: str) -> ProviderPayment: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,144 @@
+"""Stripe adapter: PaymentIntents via the official SDK, asynchronously.
+
+Every mutating call carries the idempotency key the caller derived from our own ids, so
+the SDK's own retries and ours reach Stripe as one request. Timeouts are bounded; the
+SDK retries connection errors, 409s and 5xx on its own with that same key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+
+from providers.base import (
+    ChargeRequest,
+    ProviderDeclined,
+    ProviderError,
+    ProviderPayment,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from providers.stripe.wire import payment_from_intent, to_stripe_amount
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        api_base: str,
+        timeout: float = 10.0,
+        max_network_retries: int = 2,
+    ) -> None:
+        self._http = stripe.HTTPXClient(timeout=timeout)
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base},
+            http_client=self._http,
+            max_network_retries=max_network_retries,
+        )
+        self._api_base = api_base
+
+    def __repr__(self) -> str:
+        return f"StripeProvider(api_base={self._api_base!r})"
+
+    async def aclose(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+        amount, currency = to_stripe_amount(request.amount, request.currency)
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "payment_method": request.token,
+            "confirm": True,
+            "capture_method": "automatic" if request.capture else "manual",
+            "metadata": {"payment_id": request.payment_id},
+            "payment_method_types": ["card"],
+        }
+        if request.return_url:
+            params["return_url"] = request.return_url
+        if request.description:
+            params["description"] = request.description
+        pi = await self._call(
+            self._client.v1.payment_intents.create_async,
+            params,
+            {"idempotency_key": request.idempotency_key},
+        )
+        return payment_from_intent(pi)
+
+    async def fetch(self, provider_ref: str) -> ProviderPayment:
+        pi = await self._call(
+            self._client.v1.payment_intents.retrieve_async,
+            provider_ref,
+            {"expand": ["latest_charge"]},
+        )
+        return payment_from_intent(pi)
+
+    async def capture(
+        self, provider_ref: str, amount: int | None, idempotency_key: str
+    ) -> ProviderPayment:
+        params: dict[str, Any] = {} if amount is None else {"amount_to_capture": amount}
+        pi = await self._call(
+            self._client.v1.payment_intents.capture_async,
+            provider_ref,
+            params,
+            {"idempotency_key": idempotency_key},
+        )
+        return payment_from_intent(pi)
+
+    async def void(self, provider_ref: str, idempotency_key: str) -> ProviderPayment:
+        pi = await self._call(
+            self._client.v1.payment_intents.cancel_async,
+            provider_ref,
+            {},
+            {"idempotency_key": idempotency_key},
+        )
+        return payment_from_intent(pi)
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            result = await fn(*args)
+            # StripeObject is not a dict since SDK v13; the wire mapping reads plain dicts.
+            return result.to_dict()
+        except stripe.CardError as exc:
+            err = exc.error
+            intent = getattr(err, "payment_intent", None) if err else None
+            raise ProviderDeclined(
+                exc.user_message or "The card was declined.",
+                decline_code=(getattr(err, "decline_code", None) or exc.code or "card_declined"),
+                provider_ref=_field(intent, "id"),
+                provider_request_id=exc.request_id,
+            ) from None
+        except (stripe.InvalidRequestError, stripe.IdempotencyError) as exc:
+            param = getattr(exc, "param", None)
+            raise ProviderRejected(
+                exc.user_message or "The provider refused the request.",
+                param=param,
+                provider_request_id=exc.request_id,
+            ) from None
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise ProviderUnavailable(
+                "Stripe could not be reached.", provider_request_id=exc.request_id
+            ) from None
+        except stripe.APIError as exc:
+            raise ProviderUnavailable(
+                "Stripe answered with an error.", provider_request_id=exc.request_id
+            ) from None
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            # Our configuration is wrong: no retry helps, and the buyer cannot fix it.
+            raise ProviderError(
+                "Stripe refused our credentials.", provider_request_id=exc.request_id
+            ) from None
+
+
+def _field(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    try:
+        return obj[key]
+    except (KeyError, TypeError):
+        return None

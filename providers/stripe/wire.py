@@ -1,0 +1,77 @@
+"""Stripe's wire format: amounts, currencies and PaymentIntent statuses.
+
+Kept apart from the calls (adapter.py) so the mapping can be read and tested alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from providers.base import NextAction, ProviderPayment, ProviderRejected, ProviderStatus
+
+# Stripe takes three-decimal currencies in their minor unit but requires the last digit
+# to be 0, since card networks settle them to two decimals (Stripe docs, "Currencies").
+_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def to_stripe_amount(amount: int, currency: str) -> tuple[int, str]:
+    if amount <= 0:
+        raise ProviderRejected("amount must be positive", param="amount")
+    if currency in _THREE_DECIMAL and amount % 10:
+        raise ProviderRejected(
+            f"Stripe charges {currency} in steps of 10 minor units", param="amount"
+        )
+    return amount, currency.lower()
+
+
+def _status(pi: Any) -> ProviderStatus:
+    status = pi["status"]
+    if status == "succeeded":
+        received = int(pi.get("amount_received") or 0)
+        refunded = _refunded(pi)
+        if refunded and refunded >= received:
+            return "refunded"
+        return "partially_refunded" if refunded else "captured"
+    if status == "requires_capture":
+        return "authorized"
+    if status == "requires_action":
+        return "requires_action"
+    if status == "canceled":
+        return "voided"
+    if status == "requires_payment_method":
+        # Confirmed and refused (a decline or failed authentication) or never confirmed.
+        return "failed"
+    return "processing"
+
+
+def _refunded(pi: Any) -> int:
+    charge = pi.get("latest_charge")
+    if isinstance(charge, dict):
+        return int(charge.get("amount_refunded") or 0)
+    return int(pi.get("amount_refunded") or 0)
+
+
+def _next_action(pi: Any) -> NextAction | None:
+    action = pi.get("next_action")
+    if not action:
+        return None
+    if action.get("type") == "redirect_to_url":
+        return NextAction("redirect", url=action["redirect_to_url"]["url"])
+    return NextAction("provider_sdk", client_secret=pi.get("client_secret"))
+
+
+def payment_from_intent(pi: Any) -> ProviderPayment:
+    status = _status(pi)
+    error = pi.get("last_payment_error") or {}
+    captured = int(pi.get("amount_received") or 0)
+    return ProviderPayment(
+        provider_ref=pi["id"],
+        status=status,
+        amount=int(pi["amount"]),
+        currency=str(pi["currency"]).upper(),
+        amount_captured=captured,
+        amount_refunded=_refunded(pi),
+        next_action=_next_action(pi) if status == "requires_action" else None,
+        decline_code=(error.get("decline_code") or error.get("code")) if error else None,
+        failure_message=error.get("message") if error else None,
+    )

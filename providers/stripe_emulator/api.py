@@ -1,0 +1,230 @@
+"""The `/v1` endpoints: parse params, call the domain, render Stripe's objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import get_args
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from providers.stripe_emulator import cards, intents, refunds, wire
+from providers.stripe_emulator.errors import InvalidRequest, parameter_missing
+from providers.stripe_emulator.forms import Form, JsonObject
+from providers.stripe_emulator.money import normalize_currency
+from providers.stripe_emulator.pipeline import Call, run
+from providers.stripe_emulator.state import CaptureMethod, PaymentMethod
+
+_CAPTURE_METHODS: tuple[CaptureMethod, ...] = get_args(CaptureMethod)
+_CARD_FIELDS = ("number", "exp_month", "exp_year", "cvc")
+
+
+# --- payment methods -------------------------------------------------------------------
+
+
+def _create_payment_method(call: Call) -> JsonObject:
+    form = Form(call.params, ("type", "card", "metadata", "expand"))
+    kind = form.required_string("type")
+    if kind != "card":
+        raise InvalidRequest(
+            f"Invalid type: {kind}. This emulator only supports card.", param="type"
+        )
+    card_form = form.nested("card", _CARD_FIELDS)
+    if card_form is None:
+        raise parameter_missing("card")
+    card = cards.tokenize(card_form, today=_today(call), fingerprint=call.state.card_fingerprint)
+    pm = PaymentMethod(
+        id=call.state.new_id("pm"),
+        created=call.state.now(),
+        card=card,
+        metadata=form.metadata(),
+    )
+    call.state.payment_methods[pm.id] = pm
+    return wire.payment_method(pm)
+
+
+def _retrieve_payment_method(call: Call) -> JsonObject:
+    Form(call.params, ("expand",))
+    pm_id = call.path["id"]
+    return wire.payment_method(intents.get_payment_method(call.state, pm_id, "payment_method"))
+
+
+# --- payment intents -------------------------------------------------------------------
+
+
+def _create_intent(call: Call) -> JsonObject:
+    form = Form(
+        call.params,
+        (
+            "amount",
+            "currency",
+            "payment_method",
+            "payment_method_types",
+            "confirm",
+            "capture_method",
+            "return_url",
+            "metadata",
+            "description",
+            "expand",
+        ),
+    )
+    amount = form.integer("amount", minimum=1)
+    if amount is None:
+        raise parameter_missing("amount")
+    currency = normalize_currency(form.required_string("currency"))
+    _check_payment_method_types(form)
+    payment_method = form.string("payment_method") or None
+    confirm = form.boolean("confirm") or False
+    if confirm and payment_method is None:
+        # Refused before anything is created, so a corrected retry starts clean.
+        raise parameter_missing("payment_method")
+    intent = intents.create(
+        call.state,
+        amount=amount,
+        currency=currency,
+        capture_method=_capture_method(form),
+        payment_method=payment_method,
+        return_url=_return_url(form),
+        description=form.string("description") or None,
+        metadata=form.metadata(),
+    )
+    if confirm:
+        intents.confirm(call.state, intent, payment_method=None, return_url=None)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+
+
+def _retrieve_intent(call: Call) -> JsonObject:
+    Form(call.params, ("expand", "client_secret"))
+    intent = intents.get_intent(call.state, call.path["id"])
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+
+
+def _confirm_intent(call: Call) -> JsonObject:
+    form = Form(call.params, ("payment_method", "return_url", "expand"))
+    intent = intents.get_intent(call.state, call.path["id"])
+    intents.confirm(
+        call.state,
+        intent,
+        payment_method=form.string("payment_method") or None,
+        return_url=_return_url(form),
+    )
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+
+
+def _capture_intent(call: Call) -> JsonObject:
+    form = Form(call.params, ("amount_to_capture", "metadata", "expand"))
+    amount_to_capture = form.integer("amount_to_capture", minimum=1)
+    metadata = form.metadata()
+    intent = intents.get_intent(call.state, call.path["id"])
+    intents.capture(call.state, intent, amount_to_capture)
+    intent.metadata.update(metadata)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+
+
+def _cancel_intent(call: Call) -> JsonObject:
+    form = Form(call.params, ("cancellation_reason", "expand"))
+    intent = intents.get_intent(call.state, call.path["id"])
+    intents.cancel(call.state, intent, form.string("cancellation_reason") or None)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+
+
+# --- refunds ---------------------------------------------------------------------------
+
+
+def _create_refund(call: Call) -> JsonObject:
+    form = Form(call.params, ("payment_intent", "amount", "reason", "metadata", "expand"))
+    refund = refunds.create(
+        call.state,
+        payment_intent=form.required_string("payment_intent"),
+        amount=form.integer("amount", minimum=1),
+        reason=form.string("reason") or None,
+        metadata=form.metadata(),
+    )
+    return wire.refund(refund)
+
+
+def _retrieve_refund(call: Call) -> JsonObject:
+    Form(call.params, ("expand",))
+    return wire.refund(refunds.get_refund(call.state, call.path["id"]))
+
+
+# --- parameter helpers -----------------------------------------------------------------
+
+
+def _today(call: Call) -> date:
+    return datetime.fromtimestamp(call.state.clock(), tz=UTC).date()
+
+
+def _capture_method(form: Form) -> CaptureMethod:
+    raw = form.string("capture_method")
+    if raw is None:
+        # Stripe's default for API versions since 2024; behaves like automatic for cards.
+        return "automatic_async"
+    for method in _CAPTURE_METHODS:
+        if raw == method:
+            return method
+    raise InvalidRequest(
+        "Invalid capture_method: must be one of " + ", ".join(_CAPTURE_METHODS),
+        param="capture_method",
+    )
+
+
+def _check_payment_method_types(form: Form) -> None:
+    for value in form.array("payment_method_types") or []:
+        if value != "card":
+            raise InvalidRequest(
+                f"The payment method type provided: {value} is invalid. This emulator only "
+                "supports card.",
+                param="payment_method_types",
+            )
+
+
+def _return_url(form: Form) -> str | None:
+    raw = form.string("return_url")
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidRequest(f"Not a valid URL: {raw}", code="url_invalid", param="return_url")
+    return raw
+
+
+# --- Starlette endpoints ---------------------------------------------------------------
+
+
+async def create_payment_method(request: Request) -> Response:
+    # Browsers post card details here with the publishable key, as Stripe.js does.
+    return await run(request, _create_payment_method, method="POST", publishable_ok=True)
+
+
+async def retrieve_payment_method(request: Request) -> Response:
+    return await run(request, _retrieve_payment_method, method="GET")
+
+
+async def create_payment_intent(request: Request) -> Response:
+    return await run(request, _create_intent, method="POST")
+
+
+async def retrieve_payment_intent(request: Request) -> Response:
+    return await run(request, _retrieve_intent, method="GET")
+
+
+async def confirm_payment_intent(request: Request) -> Response:
+    return await run(request, _confirm_intent, method="POST")
+
+
+async def capture_payment_intent(request: Request) -> Response:
+    return await run(request, _capture_intent, method="POST")
+
+
+async def cancel_payment_intent(request: Request) -> Response:
+    return await run(request, _cancel_intent, method="POST")
+
+
+async def create_refund(request: Request) -> Response:
+    return await run(request, _create_refund, method="POST")
+
+
+async def retrieve_refund(request: Request) -> Response:
+    return await run(request, _retrieve_refund, method="GET")

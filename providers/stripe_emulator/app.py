@@ -1,0 +1,93 @@
+"""The emulator's Starlette application: route list, middleware and error mapping."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from providers.stripe_emulator import api, three_ds
+from providers.stripe_emulator.auth import ApiKeys
+from providers.stripe_emulator.errors import InvalidRequest, unrecognized_url
+from providers.stripe_emulator.pipeline import Settings, error_response
+from providers.stripe_emulator.state import EmulatorState
+
+# Only tokenization is called from browsers (another origin, as Stripe.js is).
+_TOKENIZATION_CORS = Middleware(
+    CORSMiddleware,
+    allow_origins=["*"],
+    allow_methods=["POST"],
+    allow_headers=["Authorization", "Content-Type"],
+    max_age=600,
+)
+
+
+def create_app(*, secret_key: str, publishable_key: str, public_base_url: str) -> Starlette:
+    """A fresh emulated account; its state is on `app.state.emulator`."""
+    routes = [
+        Route(
+            "/v1/payment_methods",
+            api.create_payment_method,
+            methods=["POST", "OPTIONS"],
+            middleware=[_TOKENIZATION_CORS],
+        ),
+        Route("/v1/payment_methods/{id}", api.retrieve_payment_method),
+        Route("/v1/payment_intents", api.create_payment_intent, methods=["POST"]),
+        Route("/v1/payment_intents/{id}", api.retrieve_payment_intent),
+        Route("/v1/payment_intents/{id}/confirm", api.confirm_payment_intent, methods=["POST"]),
+        Route("/v1/payment_intents/{id}/capture", api.capture_payment_intent, methods=["POST"]),
+        Route("/v1/payment_intents/{id}/cancel", api.cancel_payment_intent, methods=["POST"]),
+        Route("/v1/refunds", api.create_refund, methods=["POST"]),
+        Route("/v1/refunds/{id}", api.retrieve_refund),
+        Route("/3ds/{pi_id}", three_ds.challenge_page),
+        Route("/3ds/{pi_id}/complete", three_ds.complete_challenge, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={HTTPException: _http_exception},
+    )
+    app.state.emulator = EmulatorState()
+    app.state.emulator_settings = Settings(
+        keys=ApiKeys(secret=secret_key, publishable=publishable_key),
+        public_base_url=public_base_url.rstrip("/"),
+    )
+    return app
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Routing misses (and any other HTTP exception), answered in Stripe's error shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status in (404, 405):
+        # Stripe answers a known path with the wrong method as an unknown URL, too.
+        return error_response(unrecognized_url(request.method, request.url.path))
+    message = exc.detail if isinstance(exc, HTTPException) else "Internal error"
+    return error_response(InvalidRequest(message, status=status))
+
+
+class RequestIdMiddleware:
+    """Give every answer a `Request-Id`, as Stripe does; the SDK puts it on its errors."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"request-id" for name, _ in headers):
+                    request_id = EmulatorState.new_id("req")
+                    headers.append((b"request-id", request_id.encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

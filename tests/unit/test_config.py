@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from checkout.config import ConfigError, load_settings
+
+STRONG = base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _prod(tmp_path: Path, **env: str) -> dict[str, str]:
+    base = {
+        "CHECKOUT_ENV": "production",
+        "CHECKOUT_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "postgresql+psycopg://app@db/checkout",
+        "CHECKOUT_SECRET_KEY": STRONG,
+        "CHECKOUT_STRIPE_API_BASE": "https://api.stripe.com",
+        "CHECKOUT_STRIPE_SECRET_KEY": "sk_live_abc",
+        "CHECKOUT_STRIPE_WEBHOOK_SECRETS": "whsec_a,whsec_b",
+    }
+    base.update(env)
+    return base
+
+
+def test_dev_defaults_create_dev_keys_once(tmp_path: Path) -> None:
+    s = load_settings({"CHECKOUT_DATA_DIR": str(tmp_path / "d")})
+    assert s.env == "dev" and s.run_stripe_emulator
+    assert s.public_port == 8000 and s.private_port == 8001
+    assert (s.public_host, s.private_host) == ("127.0.0.1", "127.0.0.1")
+    key_file = tmp_path / "d" / "dev-secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    again = load_settings({"CHECKOUT_DATA_DIR": str(tmp_path / "d")})
+    assert again.root_secret_bytes() == s.root_secret_bytes()
+
+
+def test_a_complete_production_configuration_starts(tmp_path: Path) -> None:
+    s = load_settings(_prod(tmp_path))
+    assert s.is_production and not s.run_stripe_emulator
+    assert len(s.stripe_webhook_secrets) == 2
+
+
+def test_secrets_do_not_show_in_repr(tmp_path: Path) -> None:
+    s = load_settings(_prod(tmp_path))
+    text = repr(s)
+    assert "sk_live_abc" not in text and STRONG not in text and "whsec_a" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"CHECKOUT_SECRET_KEY": ""}, "CHECKOUT_SECRET_KEY"),
+        ({"CHECKOUT_STRIPE_API_BASE": "http://127.0.0.1:8010"}, "CHECKOUT_STRIPE_API_BASE"),
+        ({"CHECKOUT_STRIPE_API_BASE": ""}, "CHECKOUT_STRIPE_API_BASE"),
+        ({"CHECKOUT_STRIPE_SECRET_KEY": "sk_test_emulator_dev"}, "dev emulator key"),
+        ({"CHECKOUT_STRIPE_SECRET_KEY": ""}, "CHECKOUT_STRIPE_SECRET_KEY"),
+        ({"CHECKOUT_STRIPE_WEBHOOK_SECRETS": ""}, "CHECKOUT_STRIPE_WEBHOOK_SECRETS"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_and_names_what_is_wrong(
+    tmp_path: Path, change: dict[str, str], named: str
+) -> None:
+    env = {k: v for k, v in _prod(tmp_path, **change).items() if v}
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert any(named in p for p in err.value.problems), err.value.problems
+
+
+def test_production_refuses_the_dev_key_from_the_data_dir(tmp_path: Path) -> None:
+    dev = load_settings({"CHECKOUT_DATA_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError) as err:
+        load_settings(_prod(tmp_path, CHECKOUT_SECRET_KEY=str(dev.root_secret)))
+    assert any("dev key" in p for p in err.value.problems)
+
+
+def test_production_lists_every_problem_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CHECKOUT_ENV": "production", "CHECKOUT_DATA_DIR": str(tmp_path)})
+    assert len(err.value.problems) >= 4
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CHECKOUT_PUBLIC_PORT": "http"},
+        {"CHECKOUT_PRIVATE_PORT": "70000"},
+        {"CHECKOUT_CAPTURE_MODE": "later"},
+        {"CHECKOUT_ENV": "staging"},
+        {"DATABASE_URL": "mysql://x"},
+        {"CHECKOUT_CORS_ORIGINS": "*"},
+        {"CHECKOUT_PUBLIC_PORT": "9000", "CHECKOUT_PRIVATE_PORT": "9000"},
+    ],
+)
+def test_invalid_values_are_refused_at_start(tmp_path: Path, env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        load_settings({"CHECKOUT_DATA_DIR": str(tmp_path), **env})

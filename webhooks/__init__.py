@@ -1,0 +1,1 @@
+"""Provider webhook endpoints, the durable inbox and outbound deliveries (webhooks issue)."""
