@@ -70,7 +70,7 @@ async def _step(
         raise FlowFailed(f"{name}: timeout") from exc
     except httpx.HTTPError as exc:
         raise FlowFailed(f"{name}: {type(exc).__name__}") from exc
-    if response.status_code != 201 and response.status_code != 200:
+    if response.status_code not in {200, 201}:
         raise FlowFailed(f"{name}: HTTP {response.status_code}")
     body = response.json()
     if not isinstance(body, dict):
@@ -107,7 +107,7 @@ async def guest_checkout(client: httpx.AsyncClient, api: str, stripe: str, pk: s
 
 
 async def _run(
-    api: str, stripe: str, pk: str, workers: int, warmup: float, duration: float
+    api: str, stripe: str, pk: str, *, workers: int, warmup: float, duration: float
 ) -> FlowResult:
     result = FlowResult(seconds=duration)
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
@@ -147,6 +147,6 @@ def _own_cpu() -> float:
 
 
 def run_flow(
-    api: str, stripe: str, pk: str, workers: int, warmup: float, duration: float
+    api: str, stripe: str, pk: str, *, workers: int, warmup: float, duration: float
 ) -> FlowResult:
-    return uvloop.run(_run(api, stripe, pk, workers, warmup, duration))
+    return uvloop.run(_run(api, stripe, pk, workers=workers, warmup=warmup, duration=duration))

@@ -57,9 +57,7 @@ def run_step(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) 
 class Server:
     """One long-running child process whose output is appended to ``log``."""
 
-    def __init__(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path
-    ) -> None:
+    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) -> None:
         self.name = name
         self.log = log
         with log.open("ab") as out:
@@ -129,9 +127,7 @@ class Servers:
     def __init__(self) -> None:
         self._all: list[Server] = []
 
-    def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path
-    ) -> Server:
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) -> Server:
         server = Server(name, argv, env, log)
         self._all.append(server)
         return server

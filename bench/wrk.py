@@ -88,9 +88,7 @@ def parse_wrk(text: str) -> WrkResult:
     p99 = need(r"^\s*99(?:\.000)?%\s+" + _DURATION)
     rps = need(r"^Requests/sec:\s+([\d.]+)")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    sock = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     socket_errors = (
         dict(zip(("connect", "read", "write", "timeout"), map(int, sock.groups()), strict=True))
         if sock

@@ -21,7 +21,12 @@ import sqlalchemy as sa
 import uvicorn
 from sqlmodel import SQLModel
 
-from checkout.config import DEV_STRIPE_PUBLISHABLE_KEY, DEV_STRIPE_SECRET_KEY, Settings, load_settings
+from checkout.config import (
+    DEV_STRIPE_PUBLISHABLE_KEY,
+    DEV_STRIPE_SECRET_KEY,
+    Settings,
+    load_settings,
+)
 from checkout.context import AppContext, build_context
 from checkout.db.engine import make_database
 from checkout.db.migrate import upgrade
@@ -61,9 +66,9 @@ def _pg_url_with_schema(base: str, schema: str) -> str:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> (
-    Iterator[str]
-):
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database of one backend for the whole session."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'checkout.db'}"

@@ -30,7 +30,11 @@ def test_same_value_encrypts_differently_each_time(cipher: PiiCipher) -> None:
 
 @pytest.mark.parametrize(
     ("table", "column", "row_id"),
-    [("orders", "email", "ord_2"), ("orders", "shipping_address", "ord_1"), ("checkouts", "email", "ord_1")],
+    [
+        ("orders", "email", "ord_2"),
+        ("orders", "shipping_address", "ord_1"),
+        ("checkouts", "email", "ord_1"),
+    ],
 )
 def test_ciphertext_moved_to_another_row_or_column_does_not_decrypt(
     cipher: PiiCipher, table: str, column: str, row_id: str

@@ -9,8 +9,13 @@ from providers.stripe.wire import payment_from_intent, to_stripe_amount
 
 
 def _pi(**kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"id": "pi_1", "amount": 5000, "currency": "usd", "status": "succeeded",
-                            "amount_received": 5000}
+    base: dict[str, Any] = {
+        "id": "pi_1",
+        "amount": 5000,
+        "currency": "usd",
+        "status": "succeeded",
+        "amount_received": 5000,
+    }
     base.update(kw)
     return base
 
@@ -44,8 +49,10 @@ def test_refunds_on_the_charge_show_as_refund_states() -> None:
 
 def test_redirect_next_action_is_passed_on() -> None:
     p = payment_from_intent(
-        _pi(status="requires_action",
-            next_action={"type": "redirect_to_url", "redirect_to_url": {"url": "https://x/3ds"}})
+        _pi(
+            status="requires_action",
+            next_action={"type": "redirect_to_url", "redirect_to_url": {"url": "https://x/3ds"}},
+        )
     )
     assert p.next_action is not None and p.next_action.url == "https://x/3ds"
 

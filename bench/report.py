@@ -1,0 +1,229 @@
+"""The results table, the goals, the machine, and ``docs/BENCHMARKS.md``."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+
+PRODUCTS_GOAL = 0.40  # of the floor's req/s
+CREATE_GOAL = 0.15  # of the floor's req/s
+FLOW_GOAL = 150.0  # completed checkouts/s
+
+
+@dataclass(frozen=True)
+class Row:
+    route: str
+    rate: float
+    unit: str  # "req/s" or "checkouts/s"
+    p50_ms: float
+    p99_ms: float
+    ratio: float | None  # req/s over the floor's req/s
+    server_cpu: float  # share of one core used by the server process in the window
+    errors: int
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str
+    measured: str
+    met: bool
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpu: str
+    cores: int
+    python: str
+    system: str
+    wrk: str
+
+    def line(self) -> str:
+        return f"{self.cpu}, {self.cores} cores; Python {self.python}; {self.system}; {self.wrk}"
+
+
+def machine(wrk_version: str) -> Machine:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return Machine(
+        cpu=cpu,
+        cores=os.cpu_count() or 1,
+        python=platform.python_version(),
+        system=f"{platform.system()} {platform.release()}",
+        wrk=wrk_version,
+    )
+
+
+def goals(products: Row, create: Row, flow: Row) -> list[Goal]:
+    def ratio(row: Row) -> float:
+        return row.ratio or 0.0
+
+    return [
+        Goal(
+            f"GET /v1/products >= {PRODUCTS_GOAL:.0%} of floor",
+            f"{ratio(products):.2f}x",
+            ratio(products) >= PRODUCTS_GOAL,
+        ),
+        Goal(
+            f"POST /v1/checkouts >= {CREATE_GOAL:.0%} of floor",
+            f"{ratio(create):.2f}x",
+            ratio(create) >= CREATE_GOAL,
+        ),
+        Goal(
+            f"full guest flow >= {FLOW_GOAL:.0f} checkouts/s",
+            f"{flow.rate:.1f}/s",
+            flow.rate >= FLOW_GOAL,
+        ),
+    ]
+
+
+_HEADERS = ("route", "throughput", "p50 ms", "p99 ms", "vs floor", "server CPU", "errors")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    return (
+        row.route,
+        f"{row.rate:,.1f} {row.unit}",
+        f"{row.p50_ms:.2f}",
+        f"{row.p99_ms:.2f}",
+        f"{row.ratio:.2f}x" if row.ratio is not None else "-",
+        f"{row.server_cpu:.0%}",
+        str(row.errors),
+    )
+
+
+def text_table(rows: list[Row], goal_list: list[Goal], box: Machine) -> str:
+    cells = [_HEADERS, *(_cells(r) for r in rows)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(_HEADERS))]
+
+    def fmt(c: tuple[str, ...]) -> str:
+        first = c[0].ljust(widths[0])
+        rest = (v.rjust(w) for v, w in zip(c[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest])
+
+    out = [fmt(cells[0]), "  ".join("-" * w for w in widths)]
+    out += [fmt(c) for c in cells[1:]]
+    out.append("")
+    out += [f"goal: {g.text:<40} {g.measured:>10}  {_mark(g)}" for g in goal_list]
+    out.append("")
+    out.append(f"machine: {box.line()}")
+    return "\n".join(out)
+
+
+def _mark(goal: Goal) -> str:
+    return "met" if goal.met else "NOT met"
+
+
+def markdown_table(rows: list[Row]) -> str:
+    head = "| " + " | ".join(_HEADERS) + " |"
+    align = "| --- | " + " | ".join("---:" for _ in _HEADERS[1:]) + " |"
+    body = ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    return "\n".join([head, align, *body])
+
+
+def markdown_goals(goal_list: list[Goal]) -> str:
+    lines = ["| goal | measured | status |", "| --- | ---: | --- |"]
+    lines += [
+        f"| {g.text} | {g.measured} | {'met' if g.met else '**NOT met**'} |" for g in goal_list
+    ]
+    return "\n".join(lines)
+
+
+def render_docs(
+    rows: list[Row],
+    goal_list: list[Goal],
+    box: Machine,
+    *,
+    duration: int,
+    warmup: int,
+    connections: int,
+    flow_workers: int,
+    client_cpu: float,
+) -> str:
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""# Benchmarks
+
+How fast the service answers on one machine, measured against a floor: a bare Starlette
+hello-world served with exactly the same uvicorn settings. The ratio to the floor is the
+figure to watch; absolute numbers move with the machine.
+
+## How to run
+
+```sh
+make bench                                 # = .venv/bin/python -m bench
+.venv/bin/python -m bench --duration 30    # longer runs, steadier numbers
+.venv/bin/python -m bench --write-docs     # also rewrite this file with the results
+```
+
+Options: `--duration` seconds measured per run (default 10), `--warmup` seconds before
+each (default 2), `--connections` wrk connections (default 32), `--flow-workers`
+concurrent guest-flow clients (default 32). The bench installs `wrk` with `apt-get` if it
+is missing, and exits non-zero if any route answered an error (non-2xx, socket errors, a
+failed flow) or a server could not start. Missed goals are reported, not failed.
+
+## Method
+
+- **Floor**: `bench/floor_app.py`, one route `GET /` returning `{{"hello": "world"}}`,
+  served by `checkout.serve.uvicorn_config` (httptools, no access log, no lifespan,
+  keep-alive 5 s) on the same uvloop runner as `checkout serve`, in one process.
+- **Service**: `checkout migrate`, `checkout seed`, `checkout serve` in a fresh temporary
+  data dir on free ports: one process holding the public and private listeners, the Stripe
+  emulator and the worker loop, on SQLite (dev mode, default settings, INFO JSON logs).
+- **Load**: `wrk --threads 1 --connections {connections} --duration {duration}s --timeout 5s
+  --latency`, after a {warmup} s warm-up run that is thrown away, against `GET /` on the
+  floor, `GET /v1/products` and `POST /v1/checkouts` (a Lua script sends the JSON body
+  `{{"currency":"USD","lines":[{{"sku":"TSHIRT-BLK-M","quantity":2}}],"email":"buyer@example.com"}}`).
+  Throughput is wrk's `Requests/sec`; p50/p99 from `--latency`.
+- **Full guest flow**: {flow_workers} asyncio workers sharing one `httpx.AsyncClient`
+  pool, each looping tokenize at the emulator (`POST /v1/payment_methods`) -> create
+  checkout -> pay (`POST /v1/checkouts/{{id}}/payments` with `X-Checkout-Secret` and an
+  `Idempotency-Key`). A flow counts only if the payment is `captured` with an `order_id`,
+  and only if it began inside the {duration} s window after a {warmup} s warm-up. p50/p99
+  are of the whole three-request flow.
+- Everything on loopback (127.0.0.1); client and server share the machine's cores.
+  "server CPU" is the server process's user+system time over the window, as a share of
+  one core (all its threads, so it can exceed 100%).
+
+## Results
+
+{markdown_table(rows)}
+
+{markdown_goals(goal_list)}
+
+Machine: {box.line()}.
+Measured {date}. Client CPU during the flow run: {client_cpu:.0%} of one core.
+
+## Reading the numbers
+
+- The floor is what uvicorn + Starlette can do on this machine with these settings and
+  nothing else; a route's ratio is the share of that left after the service's own work
+  (middleware, card-data scan, JSON, SQLite, the unit of work). 1.00x would mean the route
+  costs nothing beyond the framework.
+- Each server is one process on one event loop, so a server CPU near 100% means that
+  route is CPU-bound in Python: more connections raise latency, not throughput.
+- `GET /v1/products` is served from a 1 s in-process cache, so it measures the
+  request pipeline more than the database. `POST /v1/checkouts` writes to SQLite on every
+  request.
+- The full flow is three requests, all handled by the same process (the Stripe emulator
+  runs inside `checkout serve`), and paying calls the emulator over HTTP from inside the
+  service, so one completed checkout costs about five request handlings in that process.
+- Client and server share {box.cores} cores; the Python client (httpx) takes a core of its
+  own, so the flow figure is a lower bound when the client CPU is near 100%.
+- Numbers from different machines are not comparable; ratios roughly are.
+"""
+
+
+def write_docs(text: str) -> Path:
+    DOCS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DOCS_PATH.write_text(text)
+    return DOCS_PATH

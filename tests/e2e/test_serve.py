@@ -1,0 +1,182 @@
+"""The real ``checkout serve`` process, spoken to over HTTP: a guest buys something."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHECKOUT = str(Path(sys.executable).with_name("checkout"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], ports: dict[str, int], log: Path) -> None:
+        self.proc = proc
+        self.ports = ports
+        self.log = log
+        self.api = f"http://127.0.0.1:{ports['public']}"
+        self.private = f"http://127.0.0.1:{ports['private']}"
+        self.stripe = f"http://127.0.0.1:{ports['stripe']}"
+
+
+def _env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+    env.update(
+        CHECKOUT_DATA_DIR=str(data_dir),
+        DATABASE_URL=db_url,
+        CHECKOUT_PUBLIC_PORT=str(ports["public"]),
+        CHECKOUT_PRIVATE_PORT=str(ports["private"]),
+        CHECKOUT_STRIPE_EMULATOR_PORT=str(ports["stripe"]),
+    )
+    return env
+
+
+def _wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while sum("ready on" in ln for ln in lines) < expected:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"serve did not become ready: {lines}")
+        line = proc.stdout.readline()
+        if line:
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
+    ports = {"public": _free_port(), "private": _free_port(), "stripe": _free_port()}
+    log = tmp_path / "serve.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [CHECKOUT, "serve"],
+            env=_env(db_url, tmp_path / "data", ports),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        try:
+            lines = _wait_ready(proc, 3)
+            assert f"public listener ready on http://127.0.0.1:{ports['public']}" in lines
+            assert f"private listener ready on http://127.0.0.1:{ports['private']}" in lines
+            subprocess.run(
+                [CHECKOUT, "seed"],
+                env=_env(db_url, tmp_path / "data", ports),
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            yield Served(proc, ports, log)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def test_a_guest_buys_over_http_and_ctrl_c_stops_cleanly(served: Served) -> None:
+    with httpx.Client(timeout=10) as http:
+        products = http.get(f"{served.api}/v1/products").json()["data"]
+        assert {p["sku"] for p in products} >= {"TSHIRT-BLK-M", "MUG-WHITE"}
+        pm = http.post(
+            f"{served.stripe}/v1/payment_methods",
+            headers={"Authorization": "Bearer pk_test_emulator_dev"},
+            data={
+                "type": "card",
+                "card[number]": "4242424242424242",
+                "card[exp_month]": "12",
+                "card[exp_year]": "2034",
+                "card[cvc]": "123",
+            },
+        ).json()["id"]
+        chk = http.post(
+            f"{served.api}/v1/checkouts",
+            json={
+                "currency": "USD",
+                "lines": [{"sku": "TSHIRT-BLK-M", "quantity": 2}],
+                "email": "buyer@example.com",
+            },
+        )
+        assert chk.status_code == 201
+        body = chk.json()
+        secret = {"X-Checkout-Secret": body["client_secret"]}
+        pay = http.post(
+            f"{served.api}/v1/checkouts/{body['id']}/payments",
+            headers={**secret, "Idempotency-Key": "e2e-1"},
+            json={"provider": "stripe", "payment_token": pm},
+        )
+        assert pay.status_code == 201, pay.text
+        assert pay.json()["status"] == "captured" and pay.json()["order_id"].startswith("ord_")
+        done = http.get(f"{served.api}/v1/checkouts/{body['id']}", headers=secret).json()
+        assert done["status"] == "completed"
+        # The listeners keep to their own routes.
+        assert http.get(f"{served.private}/healthz").status_code == 200
+        assert http.get(f"{served.api}/healthz").status_code == 404
+        assert http.get(f"{served.private}/v1/products").status_code == 404
+        refused = http.post(f"{served.api}/v1/checkouts", json={"note": "4242424242424242"})
+        assert refused.status_code == 422
+    served.proc.send_signal(signal.SIGINT)
+    assert served.proc.wait(timeout=15) == 0
+    logs = served.log.read_text()
+    assert "4242424242424242" not in logs and "buyer@example.com" not in logs
+    assert '"route": "/v1/checkouts/{checkout_id}/payments"' in logs
+
+
+def test_production_refuses_to_start_and_names_the_problems(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+    env.update(
+        CHECKOUT_ENV="production",
+        CHECKOUT_DATA_DIR=str(tmp_path),
+        CHECKOUT_STRIPE_API_BASE="http://127.0.0.1:8010",
+    )
+    env.pop("DATABASE_URL", None)
+    r = subprocess.run(
+        [CHECKOUT, "serve"], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    for named in (
+        "CHECKOUT_SECRET_KEY",
+        "CHECKOUT_STRIPE_API_BASE",
+        "CHECKOUT_STRIPE_SECRET_KEY",
+        "DATABASE_URL",
+    ):
+        assert named in r.stderr
+
+
+def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> None:
+    ports = {"public": _free_port(), "private": _free_port(), "stripe": _free_port()}
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", ports["private"]))
+        blocker.listen()
+        r = subprocess.run(
+            [CHECKOUT, "serve"],
+            check=False,
+            env=_env(db_url, tmp_path / "d", ports),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert r.returncode != 0
+    assert "private listener ready" not in r.stdout

@@ -1,0 +1,112 @@
+"""What each listener carries, and the error format of the framework's own answers."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from checkout.context import AppContext
+from checkout.web.private import private_routes
+from checkout.web.public import public_routes
+
+pytestmark = pytest.mark.anyio
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x_1", path)
+
+
+def _paths(routes: list[Route]) -> set[str]:
+    return {r.path for r in routes}
+
+
+async def test_private_paths_are_404_on_the_public_listener(
+    ctx: AppContext, api: httpx.AsyncClient
+) -> None:
+    for path in _paths(private_routes(ctx)):  # type: ignore[arg-type]
+        r = await api.get(_concrete(path))
+        assert r.status_code == 404, path
+        assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_public_paths_are_404_on_the_private_listener(
+    ctx: AppContext, private_api: httpx.AsyncClient
+) -> None:
+    for route in public_routes(ctx):
+        assert isinstance(route, Route)
+        for method in route.methods or ():
+            r = await private_api.request(method, _concrete(route.path))
+            assert r.status_code == 404, (method, route.path)
+
+
+async def test_no_path_is_on_both_listeners(ctx: AppContext) -> None:
+    public = _paths(public_routes(ctx))  # type: ignore[arg-type]
+    private = _paths(private_routes(ctx))  # type: ignore[arg-type]
+    assert public and private and not (public & private)
+
+
+async def test_unknown_route_is_404_in_the_api_error_format(api: httpx.AsyncClient) -> None:
+    r = await api.get("/nope")
+    assert r.status_code == 404
+    err = r.json()["error"]
+    assert err["code"] == "not_found" and err["request_id"] == r.headers["x-request-id"]
+
+
+async def test_wrong_method_is_405_in_the_api_error_format(api: httpx.AsyncClient) -> None:
+    r = await api.delete("/v1/products")
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["x-request-id"].startswith("req_")
+
+
+async def test_every_response_carries_a_request_id(api: httpx.AsyncClient) -> None:
+    ids = {(await api.get("/v1/products")).headers["x-request-id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+async def test_a_plain_caller_request_id_is_kept_and_a_strange_one_replaced(
+    api: httpx.AsyncClient,
+) -> None:
+    kept = await api.get("/v1/products", headers={"X-Request-Id": "lb-1234567890"})
+    assert kept.headers["x-request-id"] == "lb-1234567890"
+    odd = await api.get("/v1/products", headers={"X-Request-Id": "a b<script>"})
+    assert odd.headers["x-request-id"].startswith("req_")
+
+
+async def test_healthz_and_metrics_on_the_private_listener(
+    api: httpx.AsyncClient, private_api: httpx.AsyncClient
+) -> None:
+    await api.get("/v1/products")
+    health = await private_api.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    metrics = await private_api.get("/metrics")
+    assert metrics.status_code == 200
+    assert (
+        'checkout_http_requests_total{listener="public",method="GET",route="/v1/products",status="200"}'
+        in metrics.text
+    )
+
+
+async def test_an_unexpected_error_is_500_in_the_api_format_without_details(
+    ctx: AppContext, api: httpx.AsyncClient
+) -> None:
+    # Break the catalog read with an error whose text quotes data.
+    class Boom(Exception):
+        pass
+
+    def explode() -> None:
+        raise Boom("SELECT secret FROM somewhere -- jane@example.com")
+
+    async def failing(**_: object) -> object:
+        explode()
+        return None
+
+    ctx.catalog.list = failing  # type: ignore[method-assign,assignment]
+    r = await api.get("/v1/products")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert "jane" not in r.text and "SELECT" not in r.text
+    assert r.headers["x-request-id"] == r.json()["error"]["request_id"]
