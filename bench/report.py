@@ -216,10 +216,26 @@ Measured {date}. Client CPU during the flow run: {client_cpu:.0%} of one core.
   request.
 - The full flow is three requests, all handled by the same process (the Stripe emulator
   runs inside `checkout serve`), and paying calls the emulator over HTTP from inside the
-  service, so one completed checkout costs about five request handlings in that process.
+  service, so one completed checkout costs at least four request handlings and several
+  SQLite write transactions in that process.
 - Client and server share {box.cores} cores; the Python client (httpx) takes a core of its
   own, so the flow figure is a lower bound when the client CPU is near 100%.
 - Numbers from different machines are not comparable; ratios roughly are.
+
+## Profile notes (py-spy, 2026-11; re-profile before acting on them)
+
+- Every request pays for the access-log line (JSON formatting plus the PII scrub
+  regexes, written synchronously), the card-data guard's scan of the headers and query
+  string, and a request id from `SystemRandom`; on `GET /v1/products` these, not the
+  handler, are most of the gap to the floor.
+- The products cache has no single flight: when the 1 s entry expires, every request in
+  flight (up to the connection count) misses and queries SQLite in a worker thread,
+  which shows as the p99 tail.
+- Writes (`POST /v1/checkouts`, and the idempotency claim, write-ahead and settle steps
+  of a payment) each open `BEGIN IMMEDIATE` from an AnyIO worker thread. Under load
+  most of those threads wait in SQLite's busy handler, which sleeps with back-off
+  (`usleep` under `sqlite3BtreeBeginTrans`) instead of queueing, so the write lock sits
+  idle between holders: low throughput and a long p99 rather than a saturated core.
 """
 
 

@@ -59,7 +59,7 @@ def ensure_wrk() -> str:
 def wrk_version(wrk: str) -> str:
     done = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
     first = (done.stdout or done.stderr).strip().splitlines()
-    return first[0] if first else "wrk"
+    return first[0].split(" Copyright")[0] if first else "wrk"
 
 
 def write_post_script(path: Path) -> Path:
