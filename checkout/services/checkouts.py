@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -37,11 +38,12 @@ class CheckoutDraft:
 
 @dataclass(frozen=True, slots=True)
 class CheckoutChanges:
-    """A PATCH: ``None`` leaves a part as it is; contact fields are replaced as given."""
+    """A PATCH: ``None`` leaves a part as it is. ``contact`` holds only the contact fields
+    the caller sent (a ``None`` value clears that field); the rest are kept."""
 
     currency: str | None = None
     lines: Sequence[LineRequest] | None = None
-    contact: Contact | None = None
+    contact: Mapping[str, Any] = field(default_factory=dict)
 
 
 def hash_secret(secret: str) -> str:
@@ -131,7 +133,7 @@ class CheckoutService:
                 )
                 catalog = catalog_store.products_by_sku(s, (ln.sku for ln in lines))
                 cart = price_cart(currency, lines, catalog)
-                contact = changes.contact if changes.contact is not None else current.contact
+                contact = replace(current.contact, **changes.contact)
                 if not store.update(s, self.codec, current, cart=cart, contact=contact):
                     raise ConflictError("The checkout changed meanwhile; read it and retry.")
                 return Checkout(

@@ -46,18 +46,14 @@ def _address(a: AddressIn | None) -> Personal[dict[str, Any]] | None:
     return Personal(a.model_dump(exclude_none=True), "***")
 
 
-def _contact(body: CheckoutIn | CheckoutPatchIn, base: Contact | None = None) -> Contact:
-    given = body.model_fields_set
-    base = base or Contact()
-
-    def pick(name: str, value: Any) -> Any:
-        return value if name in given else getattr(base, name)
-
-    return Contact(
-        email=pick("email", Personal.email(body.email) if body.email else None),
-        shipping_address=pick("shipping_address", _address(body.shipping_address)),
-        billing_address=pick("billing_address", _address(body.billing_address)),
-    )
+def _contact_fields(body: CheckoutIn | CheckoutPatchIn) -> dict[str, Any]:
+    """The contact fields the caller sent, wrapped as personal data."""
+    values = {
+        "email": Personal.email(body.email) if body.email else None,
+        "shipping_address": _address(body.shipping_address),
+        "billing_address": _address(body.billing_address),
+    }
+    return {name: value for name, value in values.items() if name in body.model_fields_set}
 
 
 class PublicEndpoints:
@@ -104,7 +100,7 @@ class PublicEndpoints:
 
     async def create_checkout(self, request: Request) -> Response:
         body = await read_json(request, CheckoutIn)
-        draft = CheckoutDraft(body.currency, _lines(body.lines), _contact(body))
+        draft = CheckoutDraft(body.currency, _lines(body.lines), Contact(**_contact_fields(body)))
         checkout, secret = await self.ctx.checkouts.create(draft)
         return json_response(checkout_json(checkout, secret), status=201)
 
@@ -114,18 +110,13 @@ class PublicEndpoints:
 
     async def update_checkout(self, request: Request) -> Response:
         checkout_id = _path_id(request, "checkout_id")
-        access = _access(request)
         body = await read_json(request, CheckoutPatchIn)
-        contact = None
-        if body.model_fields_set & {"email", "shipping_address", "billing_address"}:
-            current = await self.ctx.checkouts.get(checkout_id, access)
-            contact = _contact(body, current.contact)
         changes = CheckoutChanges(
             currency=body.currency,
             lines=_lines(body.lines) if body.lines is not None else None,
-            contact=contact,
+            contact=_contact_fields(body),
         )
-        checkout = await self.ctx.checkouts.update(checkout_id, access, changes)
+        checkout = await self.ctx.checkouts.update(checkout_id, _access(request), changes)
         return json_response(checkout_json(checkout))
 
     async def create_payment(self, request: Request) -> Response:

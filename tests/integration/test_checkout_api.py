@@ -228,3 +228,14 @@ async def test_personal_data_is_encrypted_at_rest(api: httpx.AsyncClient, ctx: A
     assert b"jane.doe" not in bytes(row[0]) and b"Main St" not in bytes(row[1])
     assert body["client_secret"] not in row[2]
     assert counts(ctx)["checkouts"] == 1
+
+
+async def test_patch_with_null_clears_only_that_field(api: httpx.AsyncClient) -> None:
+    body = await _create(api)
+    r = await api.patch(
+        f"/v1/checkouts/{body['id']}",
+        headers={"X-Checkout-Secret": body["client_secret"]},
+        json={"email": None},
+    )
+    assert r.status_code == 200
+    assert r.json()["email"] is None and r.json()["shipping_address"] == ADDRESS
