@@ -19,6 +19,7 @@ CHECKOUT_BODY = {
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _DURATION = r"([\d.]+)(us|ms|s|m)"
+TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,13 @@ class WrkResult:
 
     @property
     def errors(self) -> int:
-        return self.non_2xx + sum(self.socket_errors.values())
+        """Error answers and broken connections; slow answers are ``timeouts``."""
+        return self.non_2xx + sum(v for k, v in self.socket_errors.items() if k != "timeout")
+
+    @property
+    def timeouts(self) -> int:
+        """Requests with no answer within wrk's timeout (absent from the latency figures)."""
+        return self.socket_errors.get("timeout", 0)
 
 
 def ensure_wrk() -> str:
@@ -113,7 +120,7 @@ def run_wrk(
         "--threads", "1",
         "--connections", str(connections),
         "--duration", f"{seconds}s",
-        "--timeout", "5s",
+        "--timeout", f"{TIMEOUT_S}s",
         "--latency",
     ]  # fmt: skip
     if script is not None:

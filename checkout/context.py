@@ -51,7 +51,8 @@ def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> 
             timeout=settings.provider_timeout,
         )
     }
-    checkouts = CheckoutService(uow, cipher)
+    catalog = CatalogService(uow, cache_seconds=settings.catalog_cache_seconds)
+    checkouts = CheckoutService(uow, cipher, catalog)
     registry = CollectorRegistry()
     return AppContext(
         settings=settings,
@@ -59,7 +60,7 @@ def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> 
         uow=uow,
         cipher=cipher,
         providers=providers,
-        catalog=CatalogService(uow),
+        catalog=catalog,
         checkouts=checkouts,
         payments=PaymentService(
             uow, checkouts, cipher, providers, capture_mode=settings.capture_mode

@@ -25,11 +25,17 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 
 
 def scrub(text: str) -> str:
-    return _EMAIL.sub(r"\1***@\2", mask_pans(text))
+    masked = mask_pans(text)
+    return _EMAIL.sub(r"\1***@\2", masked) if "@" in masked else masked
 
 
 class ScrubFilter(logging.Filter):
+    """Masks every record, except those whose writer marks them ``_safe_by_construction``
+    (the access log: a route template, numbers and our own request id, on every request)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_safe_by_construction", False):
+            return True
         record.msg = scrub(record.getMessage())
         record.args = None
         for name, value in list(vars(record).items()):
@@ -49,11 +55,16 @@ class JsonFormatter(logging.Formatter):
         }
         for name, value in vars(record).items():
             if name not in _STANDARD and not name.startswith("_"):
-                out[name] = value if isinstance(value, int | float | bool | None) else str(value)
+                # Strings were scrubbed by the filter; anything else is scrubbed as text here.
+                out[name] = (
+                    value
+                    if isinstance(value, int | float | bool | str | None)
+                    else scrub(str(value))
+                )
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception text and tracebacks can quote request data.
             out["error_type"] = record.exc_info[0].__name__
-        return scrub(json.dumps(out, ensure_ascii=False))
+        return json.dumps(out, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:

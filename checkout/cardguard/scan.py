@@ -34,6 +34,8 @@ def path_has_card_data(path: str) -> bool:
 
 def query_has_card_data(query_string: bytes) -> bool:
     """Parameter names and values after percent- and ``+``-decoding, as the app sees them."""
+    if not query_string:
+        return False
     return _pairs_have_card_data(_parse_form(query_string.decode("latin-1")))
 
 

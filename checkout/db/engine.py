@@ -47,8 +47,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 15},
+        # No overflow: a connection opened past the pool would be closed on return, and
+        # each new one pays its PRAGMAs; waiting briefly for a pooled one is cheaper.
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
     )
 
     @event.listens_for(engine, "connect")
@@ -68,6 +71,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight to the driver: this runs for every transaction, and SQLAlchemy's own
+        # statement machinery would cost more than the BEGIN itself.
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
 
     return engine

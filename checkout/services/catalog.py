@@ -1,27 +1,67 @@
-"""Reading and changing the catalog."""
+"""Reading and changing the catalog, with a short-lived in-process copy for pricing.
+
+Pricing a new checkout may use a copy of a product up to ``cache_seconds`` old: paying
+re-prices from the database inside the payment's own transaction and refuses a total that
+moved, so a stale copy can never be charged. The copy is what keeps checkout creation to
+one write.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import Connection
 
 from checkout.domain.catalog import Product
 from checkout.services.uow import UnitOfWork
 from checkout.store import catalog as store
 
+# Bound on remembered skus, so a client naming random skus cannot grow memory.
+_MAX_CACHED = 20_000
+
 
 class CatalogService:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, cache_seconds: float = 0.0) -> None:
         self._uow = uow
+        self._ttl = cache_seconds
+        self._by_sku: dict[str, tuple[float, Product | None]] = {}
 
     async def list(self, *, limit: int, starting_after: str | None) -> tuple[list[Product], bool]:
         def work() -> tuple[list[Product], bool]:
-            with self._uow.read() as s:
-                return store.list_products(s, limit=limit, starting_after=starting_after)
+            with self._uow.read() as conn:
+                return store.list_products(conn, limit=limit, starting_after=starting_after)
 
         return await self._uow.run(work)
+
+    def for_pricing(self, conn: Connection, skus: Iterable[str]) -> dict[str, Product]:
+        """Products by sku for pricing a new or changed checkout (possibly a moment old)."""
+        if self._ttl <= 0:
+            return store.products_by_sku(conn, skus)
+        now = time.monotonic()
+        found: dict[str, Product] = {}
+        missing: list[str] = []
+        for sku in set(skus):
+            hit = self._by_sku.get(sku)
+            if hit is None or hit[0] <= now:
+                missing.append(sku)
+            elif hit[1] is not None:
+                found[sku] = hit[1]
+        if missing:
+            fresh = store.products_by_sku(conn, missing)
+            if len(self._by_sku) > _MAX_CACHED:
+                self._by_sku.clear()
+            for sku in missing:
+                product = fresh.get(sku)
+                self._by_sku[sku] = (now + self._ttl, product)
+                if product is not None:
+                    found[sku] = product
+        return found
 
     def upsert_sync(
         self, *, sku: str, name: str, active: bool, prices: Mapping[str, int]
     ) -> Product:
-        with self._uow.write() as s:
-            return store.upsert_product(s, sku=sku, name=name, active=active, prices=prices)
+        with self._uow.write() as conn:
+            product = store.upsert_product(conn, sku=sku, name=name, active=active, prices=prices)
+        self._by_sku.pop(sku, None)
+        return product

@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from checkout.domain.checkout import Checkout, CheckoutStatus, Contact
 from checkout.domain.ids import new_id, new_secret
 from checkout.domain.pricing import LineRequest, PricedCart, price_cart
+from checkout.services.catalog import CatalogService
 from checkout.services.errors import ConflictError, NotFoundError
 from checkout.services.uow import UnitOfWork
-from checkout.store import catalog as catalog_store
 from checkout.store import checkouts as store
 from checkout.store.personal import ContactCodec
 from customers.pii import PiiCipher
@@ -63,8 +63,9 @@ def requested_lines(cart: PricedCart) -> list[LineRequest]:
 
 
 class CheckoutService:
-    def __init__(self, uow: UnitOfWork, cipher: PiiCipher) -> None:
+    def __init__(self, uow: UnitOfWork, cipher: PiiCipher, catalog: CatalogService) -> None:
         self._uow = uow
+        self._catalog = catalog
         self.codec = ContactCodec(cipher, store.TABLE)
 
     async def create(
@@ -76,7 +77,7 @@ class CheckoutService:
 
         def work() -> Checkout:
             with self._uow.write() as s:
-                catalog = catalog_store.products_by_sku(s, (ln.sku for ln in draft.lines))
+                catalog = self._catalog.for_pricing(s, (ln.sku for ln in draft.lines))
                 cart = price_cart(draft.currency, draft.lines, catalog)
                 store.insert(
                     s,
@@ -108,13 +109,13 @@ class CheckoutService:
 
     def authorized(
         self,
-        session: Session,
+        conn: Connection,
         checkout_id: str,
         access: CheckoutAccess,
         *,
         for_update: bool = False,
     ) -> Checkout:
-        found = store.load(session, self.codec, checkout_id, for_update=for_update)
+        found = store.load(conn, self.codec, checkout_id, for_update=for_update)
         # A wrong secret and a missing checkout answer alike: ids are not probe-able.
         if found is None or not may_access(found[0], found[1], access):
             raise NotFoundError("No such checkout.")
@@ -131,7 +132,7 @@ class CheckoutService:
                 lines = (
                     changes.lines if changes.lines is not None else requested_lines(current.cart)
                 )
-                catalog = catalog_store.products_by_sku(s, (ln.sku for ln in lines))
+                catalog = self._catalog.for_pricing(s, (ln.sku for ln in lines))
                 cart = price_cart(currency, lines, catalog)
                 contact = replace(current.contact, **changes.contact)
                 if not store.update(s, self.codec, current, cart=cart, contact=contact):

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from checkout.domain.checkout import Checkout
 from checkout.domain.errors import PriceChanged
@@ -186,12 +186,11 @@ class PaymentService:
             )
             try:
                 store.insert(s, payment)
-                s.flush()
             except IntegrityError:
                 raise ConflictError("A payment for this checkout is already in progress.") from None
             return payment
 
-    def _repriced(self, s: Session, checkout: Checkout) -> bool:
+    def _repriced(self, s: Connection, checkout: Checkout) -> bool:
         lines = requested_lines(checkout.cart)
         catalog = catalog_store.products_by_sku(s, (ln.sku for ln in lines))
         fresh = price_cart(checkout.cart.currency, lines, catalog)
@@ -246,7 +245,7 @@ class PaymentService:
             store.save(s, current, after)
             return after
 
-    def _create_order(self, s: Session, payment: Payment, outcome: ProviderPayment) -> Payment:
+    def _create_order(self, s: Connection, payment: Payment, outcome: ProviderPayment) -> Payment:
         reported = Money(outcome.amount, outcome.currency)
         if reported != payment.amount:
             # Never mark an order paid for money that does not match what was asked.

@@ -1,1 +1,4 @@
-"""Rows to domain objects and back. Functions take an open SQLAlchemy ``Session``."""
+"""Rows to domain objects and back.
+
+Functions take an open SQLAlchemy ``Connection`` inside a transaction.
+"""

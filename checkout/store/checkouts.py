@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from checkout.db.tables import CheckoutRow, utcnow
 from checkout.domain.checkout import Checkout, CheckoutStatus, Contact
@@ -15,6 +15,19 @@ from checkout.store.personal import ContactCodec
 
 _C = CheckoutRow.__table__  # type: ignore[attr-defined]
 TABLE = "checkouts"
+
+# Statements are built once: building one per call costs more than running it.
+_INSERT = sa.insert(_C)
+_BY_ID = sa.select(_C).where(_C.c.id == sa.bindparam("b_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_UPDATE = sa.update(_C).where(
+    _C.c.id == sa.bindparam("b_id"), _C.c.version == sa.bindparam("b_version")
+)
+_COMPLETE = (
+    sa.update(_C)
+    .where(_C.c.id == sa.bindparam("b_id"), _C.c.status == CheckoutStatus.OPEN.value)
+    .values(status=CheckoutStatus.COMPLETED.value, version=_C.c.version + 1)
+)
 
 
 def _lines_json(cart: PricedCart) -> list[dict[str, Any]]:
@@ -46,7 +59,7 @@ def _cart(row: Any) -> PricedCart:
 
 
 def insert(
-    session: Session,
+    conn: Connection,
     codec: ContactCodec,
     *,
     checkout_id: str,
@@ -56,33 +69,32 @@ def insert(
     customer_id: str | None,
 ) -> None:
     now = utcnow()
-    session.execute(
-        sa.insert(_C).values(
-            id=checkout_id,
-            secret_hash=secret_hash,
-            status=CheckoutStatus.OPEN.value,
-            currency=cart.currency,
-            lines=_lines_json(cart),
-            subtotal=cart.subtotal.amount,
-            shipping=cart.shipping.amount,
-            total=cart.total.amount,
-            customer_id=customer_id,
-            version=1,
-            created_at=now,
-            updated_at=now,
+    conn.execute(
+        _INSERT,
+        {
+            "id": checkout_id,
+            "secret_hash": secret_hash,
+            "status": CheckoutStatus.OPEN.value,
+            "currency": cart.currency,
+            "lines": _lines_json(cart),
+            "subtotal": cart.subtotal.amount,
+            "shipping": cart.shipping.amount,
+            "total": cart.total.amount,
+            "customer_id": customer_id,
+            "order_id": None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
             **codec.encode(contact, checkout_id),
-        )
+        },
     )
 
 
 def load(
-    session: Session, codec: ContactCodec, checkout_id: str, *, for_update: bool = False
+    conn: Connection, codec: ContactCodec, checkout_id: str, *, for_update: bool = False
 ) -> tuple[Checkout, str] | None:
     """The checkout and its secret hash, or None."""
-    q = sa.select(_C).where(_C.c.id == checkout_id)
-    if for_update:
-        q = q.with_for_update()
-    row = session.execute(q).one_or_none()
+    row = conn.execute(_BY_ID_LOCKED if for_update else _BY_ID, {"b_id": checkout_id}).one_or_none()
     if row is None:
         return None
     checkout = Checkout(
@@ -98,7 +110,7 @@ def load(
 
 
 def update(
-    session: Session,
+    conn: Connection,
     codec: ContactCodec,
     checkout: Checkout,
     *,
@@ -106,32 +118,26 @@ def update(
     contact: Contact,
 ) -> bool:
     """Write new cart and contact if nobody changed the row since it was read."""
-    result = session.execute(
-        sa.update(_C)
-        .where(_C.c.id == checkout.id, _C.c.version == checkout.version)
-        .values(
-            currency=cart.currency,
-            lines=_lines_json(cart),
-            subtotal=cart.subtotal.amount,
-            shipping=cart.shipping.amount,
-            total=cart.total.amount,
-            version=checkout.version + 1,
-            updated_at=utcnow(),
+    result = conn.execute(
+        _UPDATE,
+        {
+            "b_id": checkout.id,
+            "b_version": checkout.version,
+            "currency": cart.currency,
+            "lines": _lines_json(cart),
+            "subtotal": cart.subtotal.amount,
+            "shipping": cart.shipping.amount,
+            "total": cart.total.amount,
+            "version": checkout.version + 1,
+            "updated_at": utcnow(),
             **codec.encode(contact, checkout.id),
-        )
+        },
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
-def complete(session: Session, checkout: Checkout, order_id: str) -> bool:
-    result = session.execute(
-        sa.update(_C)
-        .where(_C.c.id == checkout.id, _C.c.status == CheckoutStatus.OPEN.value)
-        .values(
-            status=CheckoutStatus.COMPLETED.value,
-            order_id=order_id,
-            version=_C.c.version + 1,
-            updated_at=utcnow(),
-        )
+def complete(conn: Connection, checkout: Checkout, order_id: str) -> bool:
+    result = conn.execute(
+        _COMPLETE, {"b_id": checkout.id, "order_id": order_id, "updated_at": utcnow()}
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from checkout.db.tables import IdempotencyRow, utcnow
 
@@ -18,6 +18,23 @@ RETENTION = timedelta(hours=24)
 # A request that has held its key this long is presumed dead (its process crashed) and
 # the key may be claimed again; longer than any provider timeout plus retries.
 LEASE = timedelta(seconds=120)
+
+
+_INSERT = sa.insert(_I)
+_BY_KEY_LOCKED = (
+    sa.select(_I)
+    .where(_I.c.actor == sa.bindparam("b_actor"), _I.c.key == sa.bindparam("b_key"))
+    .with_for_update()
+)
+_RECLAIM = sa.update(_I).where(_I.c.id == sa.bindparam("b_id"))
+_FINISH = sa.update(_I).where(
+    _I.c.actor == sa.bindparam("b_actor"), _I.c.key == sa.bindparam("b_key")
+)
+_RELEASE = sa.delete(_I).where(
+    _I.c.actor == sa.bindparam("b_actor"),
+    _I.c.key == sa.bindparam("b_key"),
+    _I.c.state == "in_flight",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,40 +49,41 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
 
 
-def claim(session: Session, actor: str, key: str, request_hash: str) -> Claim:
+def claim(conn: Connection, actor: str, key: str, request_hash: str) -> Claim:
     now = utcnow()
     try:
-        with session.begin_nested():
-            session.execute(
-                sa.insert(_I).values(
-                    actor=actor,
-                    key=key,
-                    request_hash=request_hash,
-                    state="in_flight",
-                    created_at=now,
-                    locked_until=now + LEASE,
-                )
+        with conn.begin_nested():
+            conn.execute(
+                _INSERT,
+                {
+                    "actor": actor,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "state": "in_flight",
+                    "response_status": None,
+                    "response_enc": None,
+                    "created_at": now,
+                    "locked_until": now + LEASE,
+                },
             )
         return Claim("new")
     except IntegrityError:
         pass
-    row = session.execute(
-        sa.select(_I).where(_I.c.actor == actor, _I.c.key == key).with_for_update()
-    ).one()
+    row = conn.execute(_BY_KEY_LOCKED, {"b_actor": actor, "b_key": key}).one()
     expired = _aware(row.created_at) < now - RETENTION
     abandoned = row.state == "in_flight" and _aware(row.locked_until) < now
     if expired or abandoned:
-        session.execute(
-            sa.update(_I)
-            .where(_I.c.id == row.id)
-            .values(
-                request_hash=request_hash,
-                state="in_flight",
-                response_status=None,
-                response_enc=None,
-                created_at=now,
-                locked_until=now + LEASE,
-            )
+        conn.execute(
+            _RECLAIM,
+            {
+                "b_id": row.id,
+                "request_hash": request_hash,
+                "state": "in_flight",
+                "response_status": None,
+                "response_enc": None,
+                "created_at": now,
+                "locked_until": now + LEASE,
+            },
         )
         return Claim("new")
     if row.request_hash != request_hash:
@@ -75,21 +93,24 @@ def claim(session: Session, actor: str, key: str, request_hash: str) -> Claim:
     return Claim("replay", row.response_status, row.response_enc)
 
 
-def finish(session: Session, actor: str, key: str, status: int, response_enc: bytes) -> None:
-    session.execute(
-        sa.update(_I)
-        .where(_I.c.actor == actor, _I.c.key == key)
-        .values(state="done", response_status=status, response_enc=response_enc)
+def finish(conn: Connection, actor: str, key: str, status: int, response_enc: bytes) -> None:
+    conn.execute(
+        _FINISH,
+        {
+            "b_actor": actor,
+            "b_key": key,
+            "state": "done",
+            "response_status": status,
+            "response_enc": response_enc,
+        },
     )
 
 
-def release(session: Session, actor: str, key: str) -> None:
-    session.execute(
-        sa.delete(_I).where(_I.c.actor == actor, _I.c.key == key, _I.c.state == "in_flight")
-    )
+def release(conn: Connection, actor: str, key: str) -> None:
+    conn.execute(_RELEASE, {"b_actor": actor, "b_key": key})
 
 
-def purge_expired(session: Session, now: datetime | None = None) -> int:
+def purge_expired(conn: Connection, now: datetime | None = None) -> int:
     cutoff = (now or utcnow()) - RETENTION
-    result = session.execute(sa.delete(_I).where(_I.c.created_at < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    result = conn.execute(sa.delete(_I).where(_I.c.created_at < cutoff))
+    return int(result.rowcount)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from checkout.db.tables import OrderLineRow, OrderRow, utcnow
 from checkout.domain.checkout import Checkout
@@ -13,31 +13,35 @@ _O = OrderRow.__table__  # type: ignore[attr-defined]
 _OL = OrderLineRow.__table__  # type: ignore[attr-defined]
 TABLE = "orders"
 
+_INSERT = sa.insert(_O)
+_INSERT_LINE = sa.insert(_OL)
+
 
 def insert_from_checkout(
-    session: Session, codec: ContactCodec, checkout: Checkout, order_id: str, status: str
+    conn: Connection, codec: ContactCodec, checkout: Checkout, order_id: str, status: str
 ) -> None:
     cart = checkout.cart
     now = utcnow()
-    session.execute(
-        sa.insert(_O).values(
-            id=order_id,
-            checkout_id=checkout.id,
-            customer_id=checkout.customer_id,
-            status=status,
-            currency=cart.currency,
-            subtotal=cart.subtotal.amount,
-            shipping=cart.shipping.amount,
-            total=cart.total.amount,
-            version=1,
-            created_at=now,
-            updated_at=now,
+    conn.execute(
+        _INSERT,
+        {
+            "id": order_id,
+            "checkout_id": checkout.id,
+            "customer_id": checkout.customer_id,
+            "status": status,
+            "currency": cart.currency,
+            "subtotal": cart.subtotal.amount,
+            "shipping": cart.shipping.amount,
+            "total": cart.total.amount,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
             # Re-encrypted for the order row: ciphertexts are bound to their row.
             **codec.encode(checkout.contact, order_id),
-        )
+        },
     )
-    session.execute(
-        sa.insert(_OL),
+    conn.execute(
+        _INSERT_LINE,
         [
             {
                 "order_id": order_id,
@@ -54,11 +58,11 @@ def insert_from_checkout(
     )
 
 
-def set_status(session: Session, order_id: str, status: str) -> None:
-    session.execute(
+def set_status(conn: Connection, order_id: str, status: str) -> None:
+    conn.execute(
         sa.update(_O).where(_O.c.id == order_id).values(status=status, updated_at=utcnow())
     )
 
 
-def exists(session: Session, order_id: str) -> bool:
-    return session.execute(sa.select(_O.c.id).where(_O.c.id == order_id)).first() is not None
+def exists(conn: Connection, order_id: str) -> bool:
+    return conn.execute(sa.select(_O.c.id).where(_O.c.id == order_id)).first() is not None

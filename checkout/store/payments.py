@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from checkout.db.tables import PaymentRow, utcnow
 from checkout.domain.money import Money
@@ -13,6 +13,16 @@ from checkout.domain.payment import Payment, PaymentStatus
 
 _PAY = PaymentRow.__table__  # type: ignore[attr-defined]
 _INACTIVE = ("failed", "voided")
+
+_INSERT = sa.insert(_PAY)
+_BY_ID = sa.select(_PAY).where(_PAY.c.id == sa.bindparam("b_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_ACTIVE = sa.select(_PAY).where(
+    _PAY.c.checkout_id == sa.bindparam("b_checkout"), _PAY.c.status.not_in(_INACTIVE)
+)
+_SAVE = sa.update(_PAY).where(
+    _PAY.c.id == sa.bindparam("b_id"), _PAY.c.version == sa.bindparam("b_version")
+)
 
 
 def _payment(row: Any) -> Payment:
@@ -35,60 +45,60 @@ def _payment(row: Any) -> Payment:
     )
 
 
-def insert(session: Session, payment: Payment) -> None:
+def insert(conn: Connection, payment: Payment) -> None:
     now = utcnow()
-    session.execute(
-        sa.insert(_PAY).values(
-            id=payment.id,
-            checkout_id=payment.checkout_id,
-            order_id=payment.order_id,
-            provider=payment.provider,
-            provider_ref=payment.provider_ref,
-            status=payment.status.value,
-            amount=payment.amount.amount,
-            currency=payment.amount.currency,
-            amount_captured=payment.amount_captured,
-            amount_refunded=payment.amount_refunded,
-            capture_method=payment.capture_method,
-            idempotency_key=payment.idempotency_key,
-            version=payment.version,
-            created_at=now,
-            updated_at=now,
-        )
+    conn.execute(
+        _INSERT,
+        {
+            "id": payment.id,
+            "checkout_id": payment.checkout_id,
+            "order_id": payment.order_id,
+            "provider": payment.provider,
+            "provider_ref": payment.provider_ref,
+            "status": payment.status.value,
+            "amount": payment.amount.amount,
+            "currency": payment.amount.currency,
+            "amount_captured": payment.amount_captured,
+            "amount_refunded": payment.amount_refunded,
+            "capture_method": payment.capture_method,
+            "idempotency_key": payment.idempotency_key,
+            "decline_code": None,
+            "failure_message": None,
+            "next_action": None,
+            "version": payment.version,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
 
 
-def load(session: Session, payment_id: str, *, for_update: bool = False) -> Payment | None:
-    q = sa.select(_PAY).where(_PAY.c.id == payment_id)
-    if for_update:
-        q = q.with_for_update()
-    row = session.execute(q).one_or_none()
+def load(conn: Connection, payment_id: str, *, for_update: bool = False) -> Payment | None:
+    row = conn.execute(_BY_ID_LOCKED if for_update else _BY_ID, {"b_id": payment_id}).one_or_none()
     return None if row is None else _payment(row)
 
 
-def active_for_checkout(session: Session, checkout_id: str) -> Payment | None:
-    row = session.execute(
-        sa.select(_PAY).where(_PAY.c.checkout_id == checkout_id, _PAY.c.status.not_in(_INACTIVE))
-    ).one_or_none()
+def active_for_checkout(conn: Connection, checkout_id: str) -> Payment | None:
+    row = conn.execute(_ACTIVE, {"b_checkout": checkout_id}).one_or_none()
     return None if row is None else _payment(row)
 
 
-def save(session: Session, before: Payment, after: Payment) -> bool:
+def save(conn: Connection, before: Payment, after: Payment) -> bool:
     """Write ``after`` if the row is still at ``before``'s version (optimistic lock)."""
-    result = session.execute(
-        sa.update(_PAY)
-        .where(_PAY.c.id == before.id, _PAY.c.version == before.version)
-        .values(
-            order_id=after.order_id,
-            provider_ref=after.provider_ref,
-            status=after.status.value,
-            amount_captured=after.amount_captured,
-            amount_refunded=after.amount_refunded,
-            decline_code=after.decline_code,
-            failure_message=after.failure_message,
-            next_action=after.next_action,
-            version=before.version + 1,
-            updated_at=utcnow(),
-        )
+    result = conn.execute(
+        _SAVE,
+        {
+            "b_id": before.id,
+            "b_version": before.version,
+            "order_id": after.order_id,
+            "provider_ref": after.provider_ref,
+            "status": after.status.value,
+            "amount_captured": after.amount_captured,
+            "amount_refunded": after.amount_refunded,
+            "decline_code": after.decline_code,
+            "failure_message": after.failure_message,
+            "next_action": after.next_action,
+            "version": before.version + 1,
+            "updated_at": utcnow(),
+        },
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)

@@ -84,5 +84,6 @@ class EdgeMiddleware:
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
+                    "_safe_by_construction": True,
                 },
             )

@@ -17,6 +17,9 @@ _SCOPE_KEY = "checkout.request_id"
 # A caller (a load balancer, another service) may pass its own id for tracing; anything
 # that is not short and plain is replaced, so ids cannot smuggle data into our logs.
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+# The id is written to every log line unmasked, so none may carry a card-number-length
+# digit run (the card-data guard refuses such a request, but its refusal is logged too).
+_LONG_DIGITS = re.compile(r"\d(?:[-]?\d){12}")
 
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_request_id", default="-"
@@ -45,7 +48,8 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = incoming if _ACCEPTABLE.match(incoming) else new_request_id()
+        acceptable = _ACCEPTABLE.match(incoming) and not _LONG_DIGITS.search(incoming)
+        rid = incoming if acceptable else new_request_id()
         scope[_SCOPE_KEY] = rid
         token = current_request_id.set(rid)
 

@@ -86,3 +86,12 @@ async def test_access_logs_carry_request_id_and_route_but_no_query(
     assert r.headers["x-request-id"] in logs
     assert '"route": "/v1/products"' in logs
     assert "jane" not in logs
+
+
+async def test_a_card_number_as_request_id_is_neither_echoed_nor_logged(
+    api: httpx.AsyncClient, captured_logs: io.StringIO
+) -> None:
+    r = await api.get("/v1/products", headers={"X-Request-Id": PAN})
+    assert r.status_code == 422
+    assert r.headers["x-request-id"] != PAN and PAN not in r.text
+    assert PAN not in captured_logs.getvalue()
