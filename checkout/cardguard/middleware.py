@@ -26,8 +26,8 @@ from checkout.web.errors import error_response
 
 log = logging.getLogger("checkout.cardguard")
 
-# An outer middleware caps bodies at 64 KiB (API.md); this is a second, looser line of
-# defence so that the guard, which must buffer, can never be made to hold unbounded data.
+# The guard must buffer a body to scan it, so it is also where the body limit lives: the
+# listeners pass API.md's 64 KiB; this default only bounds a guard used on its own.
 MAX_BODY_BYTES: Final = 1024 * 1024
 
 # Generic on purpose: no value, no digits, not even which field, so the refusal itself
@@ -36,7 +36,7 @@ _REFUSAL: Final = (
     "Card data is not accepted. Send the token issued by the payment provider's own "
     "client-side code instead of card numbers, security codes or track data."
 )
-_TOO_LARGE: Final = "Request body too large."
+_TOO_LARGE: Final = "Request body too large: the limit is {kib} KiB."
 
 
 class _Disconnected(Exception):
@@ -44,12 +44,13 @@ class _Disconnected(Exception):
 
 
 class _TooLarge(Exception):
-    """More than MAX_BODY_BYTES arrived."""
+    """More than the body limit arrived."""
 
 
 class CardDataGuard:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,11 +65,11 @@ class CardDataGuard:
             await self._refuse(where, scope, receive, send)
             return
 
-        if _declared_length(headers) > MAX_BODY_BYTES:
+        if _declared_length(headers) > self.max_body:
             await self._too_large(scope, receive, send)
             return
         try:
-            body = await _read_body(receive)
+            body = await _read_body(receive, self.max_body)
         except _TooLarge:
             await self._too_large(scope, receive, send)
             return
@@ -88,7 +89,11 @@ class CardDataGuard:
         await response(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "payload_too_large", _TOO_LARGE, scope)
+        message = _TOO_LARGE.format(kib=self.max_body // 1024)
+        # Connection: close, as the rest of an oversized body is never read.
+        response = error_response(
+            413, "payload_too_large", message, scope, headers={"Connection": "close"}
+        )
         await response(scope, receive, send)
 
 
@@ -117,7 +122,7 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() else 0
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -128,7 +133,7 @@ async def _read_body(receive: Receive) -> bytes:
             continue
         chunk = bytes(message.get("body", b""))
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise _TooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):

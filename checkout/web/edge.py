@@ -1,4 +1,9 @@
-"""The outermost layer of each listener: access log, metrics, and a last-resort shield.
+"""The outermost layer of each listener: request id, access log, metrics, and a
+last-resort shield. One layer rather than several, since it runs on every request.
+
+It sits outside Starlette's own error middleware so that even a 500 carries
+``X-Request-Id``; Starlette's router records the matched route in the shared scope, which
+is how the route template reaches the log and the metrics.
 
 Uvicorn's own access log is off: it would write query strings, which may carry personal
 data. This one writes method, route template, status and duration, with the request id.
@@ -15,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from checkout.web.errors import error_response
+from checkout.web.request_id import assign_request_id, current_request_id
 
 log = logging.getLogger("checkout.access")
 errlog = logging.getLogger("checkout.web")
@@ -54,6 +60,9 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        rid = assign_request_id(scope)
+        token = current_request_id.set(rid)
+        rid_header = (b"x-request-id", rid.encode("latin-1"))
         status = 500
         started = False
 
@@ -62,6 +71,7 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
+                message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
         try:
@@ -87,3 +97,4 @@ class EdgeMiddleware:
                     "_safe_by_construction": True,
                 },
             )
+            current_request_id.reset(token)

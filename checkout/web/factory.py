@@ -1,8 +1,9 @@
 """The two application factories. No route object is shared between them.
 
-Middleware, outermost first: request id (so even a crash answer carries one), the edge
-(access log, metrics, last-resort shield), the body limit, then the card-data guard, which
-must see every request before any handler or logger does.
+Layers, outermost first: the edge (request id, access log, metrics, last-resort shield;
+outside Starlette so that even its 500s carry the request id), Starlette's own error
+handling, then the card-data guard with the 64 KiB body limit, which must see every
+request before any handler or logger does.
 """
 
 from __future__ import annotations
@@ -16,25 +17,20 @@ from checkout.cardguard import CardDataGuard
 from checkout.context import AppContext
 from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
-from checkout.web.limits import BodyLimitMiddleware
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
-from checkout.web.request_id import RequestIdMiddleware
+
+MAX_BODY = 64 * 1024  # API.md: request bodies over 64 KiB are refused with 413
 
 
 def _build(ctx: AppContext, listener: str, routes: list[BaseRoute]) -> ASGIApp:
     app = Starlette(
         routes=routes,
-        middleware=[
-            Middleware(EdgeMiddleware, listener=listener, metrics=ctx.metrics),
-            Middleware(BodyLimitMiddleware),
-            Middleware(CardDataGuard),
-        ],
+        middleware=[Middleware(CardDataGuard, max_body=MAX_BODY)],
         exception_handlers=exception_handlers(),
     )
     app.state.ctx = ctx
-    # Outside Starlette's own error middleware, so a 500 also carries X-Request-Id.
-    return RequestIdMiddleware(app)
+    return EdgeMiddleware(app, listener=listener, metrics=ctx.metrics)
 
 
 def create_public_app(ctx: AppContext) -> ASGIApp:

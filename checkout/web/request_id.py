@@ -35,6 +35,19 @@ def request_id_of(scope: Scope) -> str:
     return rid if isinstance(rid, str) else current_request_id.get()
 
 
+def assign_request_id(scope: Scope) -> str:
+    """Take the caller's id when it is plain, else mint one; record it for this request."""
+    incoming = ""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value.decode("latin-1")
+            break
+    acceptable = _ACCEPTABLE.match(incoming) and not _LONG_DIGITS.search(incoming)
+    rid = incoming if acceptable else new_request_id()
+    scope[_SCOPE_KEY] = rid
+    return rid
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,14 +56,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        acceptable = _ACCEPTABLE.match(incoming) and not _LONG_DIGITS.search(incoming)
-        rid = incoming if acceptable else new_request_id()
-        scope[_SCOPE_KEY] = rid
+        rid = assign_request_id(scope)
         token = current_request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
