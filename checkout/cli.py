@@ -49,10 +49,12 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_level)
-    db = make_database(str(settings.database_url), pool_size=1)
+    db = make_database(str(settings.database_url), pool_size=2)
+    uow = UnitOfWork(db)
     try:
-        count = seed_demo_catalog(CatalogService(UnitOfWork(db)))
+        count = seed_demo_catalog(CatalogService(uow))
     finally:
+        uow.close()
         db.dispose()
     print(f"demo catalog: {count} products")
     return 0
@@ -66,7 +68,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level)
     db = make_database(str(settings.database_url), pool_size=2)
-    worker = Worker(UnitOfWork(db))
+    uow = UnitOfWork(db)
+    worker = Worker(uow)
 
     async def main() -> None:
         if args.once:
@@ -84,6 +87,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     finally:
+        uow.close()
         db.dispose()
     return 0
 

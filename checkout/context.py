@@ -37,6 +37,7 @@ class AppContext:
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+        self.uow.close()
         self.db.dispose()
 
 

@@ -6,12 +6,15 @@ and in every extra field, whatever logger wrote it (ours, uvicorn's, a library's
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import re
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+import orjson
 
 from checkout.cardguard import mask_pans
 from checkout.web.request_id import current_request_id
@@ -64,11 +67,73 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception text and tracebacks can quote request data.
             out["error_type"] = record.exc_info[0].__name__
-        return json.dumps(out, ensure_ascii=False)
+        return orjson.dumps(out, default=str).decode()
+
+
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes lines in batches: a write and flush per request showed in profiles.
+
+    A background thread flushes every ``interval`` seconds; a record at WARNING or above,
+    a full buffer, ``flush()`` and ``close()`` (called by logging at exit) flush at once,
+    so what matters is never held back and nothing is lost on a clean stop.
+    """
+
+    def __init__(self, stream: TextIO, *, interval: float = 0.05, max_bytes: int = 256 * 1024):
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._max_bytes = max_bytes
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="log-flusher", daemon=True
+        )
+        self._thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(line)
+            self._pending_bytes += len(line)
+            if record.levelno >= logging.WARNING or self._pending_bytes >= self._max_bytes:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self.stream.write("".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
+        self.stream.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.flush()
+            except (OSError, ValueError):  # the stream was closed under us
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError, ValueError):
+            self.flush()
+        super().close()
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+    # Skip what the JSON lines never show: the caller's file and line (a stack walk on
+    # every record) and thread/process names (logging docs, "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    handler = BatchingStreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(ScrubFilter())
     root = logging.getLogger()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -39,13 +40,25 @@ def make_database(url: str, *, pool_size: int = 10) -> Database:
     return Database(engine, engine, engine.execution_options(**{_WRITE: True}))
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if not url.startswith("sqlite"):
         return sa.create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=10,
+            json_serializer=_json_text,
+            json_deserializer=orjson.loads,
         )
     engine = sa.create_engine(
         url,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
         connect_args={"check_same_thread": False, "timeout": 15},
         # No overflow: a connection opened past the pool would be closed on return, and
         # each new one pays its PRAGMAs; waiting briefly for a pooled one is cheaper.

@@ -17,6 +17,7 @@ from checkout.services.catalog import CatalogService
 from checkout.services.errors import ConflictError, NotFoundError
 from checkout.services.uow import UnitOfWork
 from checkout.store import checkouts as store
+from checkout.store import payments as payment_store
 from checkout.store.personal import ContactCodec
 from customers.pii import PiiCipher
 
@@ -128,6 +129,12 @@ class CheckoutService:
             with self._uow.write() as s:
                 current = self.authorized(s, checkout_id, access, for_update=True)
                 current.ensure_open()
+                if payment_store.active_for_checkout(s, current.id) is not None:
+                    # The payment in flight was asked for this cart's total; changing the
+                    # cart now would let an order ship what nobody paid for.
+                    raise ConflictError(
+                        "A payment for this checkout is in progress; it cannot change now."
+                    )
                 currency = changes.currency or current.cart.currency
                 lines = (
                     changes.lines if changes.lines is not None else requested_lines(current.cart)

@@ -168,8 +168,6 @@ class PaymentService:
             checkout.ensure_open()
             if self._repriced(s, checkout):
                 return None
-            if store.active_for_checkout(s, checkout.id) is not None:
-                raise ConflictError("A payment for this checkout is already in progress.")
             pay_id = new_id("pay")
             payment = Payment(
                 id=pay_id,
@@ -185,7 +183,10 @@ class PaymentService:
                 idempotency_key=pay_id,
             )
             try:
-                store.insert(s, payment)
+                # The partial unique index is the guard: one active payment per checkout,
+                # whichever process or request gets there first.
+                with s.begin_nested():
+                    store.insert(s, payment)
             except IntegrityError:
                 raise ConflictError("A payment for this checkout is already in progress.") from None
             return payment
@@ -242,7 +243,10 @@ class PaymentService:
             )
             if status in SECURED and current.order_id is None:
                 after = self._create_order(s, after, outcome)
-            store.save(s, current, after)
+            if not store.save(s, current, after):
+                # Unreachable while the row lock (or SQLite's write lock) is held; a silent
+                # lost update here would be a payment state nobody recorded.
+                raise ConflictError("The payment changed meanwhile; refresh it.")
             return after
 
     def _create_order(self, s: Connection, payment: Payment, outcome: ProviderPayment) -> Payment:
@@ -257,6 +261,10 @@ class PaymentService:
         if checkout_row is None:
             raise NotFoundError("No such checkout.")
         checkout = checkout_row[0]
+        if checkout.cart.total != payment.amount:
+            # The cart moved after this payment started: do not ship a cart nobody paid for.
+            log.error("checkout total differs from payment", extra={"payment_id": payment.id})
+            return replace(payment, failure_message="checkout changed: held for review")
         order_id = new_id("ord")
         status = "paid" if payment.status is not PaymentStatus.AUTHORIZED else "authorized"
         order_store.insert_from_checkout(s, self._order_codec, checkout, order_id, status)

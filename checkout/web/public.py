@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from checkout.context import AppContext
 from checkout.domain.checkout import Contact
+from checkout.domain.money import is_currency
 from checkout.domain.pricing import LineRequest
 from checkout.services.checkouts import CheckoutAccess, CheckoutChanges, CheckoutDraft
 from checkout.services.payments import PayCommand
@@ -61,7 +62,8 @@ class PublicEndpoints:
         self.ctx = ctx
         # Product pages, rendered, for a second: the list is the hottest read and may
         # lag the catalog by that much; prices charged always come from the database.
-        self._product_cache: dict[tuple[int, str | None, str | None], tuple[float, bytes]] = {}
+        self._product_cache: dict[bytes, tuple[float, bytes]] = {}
+        self._refreshing: set[bytes] = set()
 
     def routes(self) -> list[BaseRoute]:
         idem = self.ctx.idempotency
@@ -81,17 +83,25 @@ class PublicEndpoints:
         ]
 
     async def list_products(self, request: Request) -> Response:
-        limit, after = _page_params(request)
-        currency = request.query_params.get("currency")
-        cache_key = (limit, after, currency)
-        ttl = self.ctx.settings.catalog_cache_seconds
+        # Keyed by the raw query string, so a hit costs no parsing at all. While one request
+        # refreshes an expired page, the others are served the old copy (no stampede).
+        cache_key: bytes = request.scope["query_string"]
         now = time.monotonic()
         hit = self._product_cache.get(cache_key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and (hit[0] > now or cache_key in self._refreshing):
             return Response(hit[1], media_type="application/json")
-        products, has_more = await self.ctx.catalog.list(limit=limit, starting_after=after)
+        limit, after = _page_params(request)
+        currency = request.query_params.get("currency")
+        if currency is not None and not is_currency(currency):
+            raise ValidationFailed("Unknown currency.", fields={"currency": "ISO 4217 code"})
+        self._refreshing.add(cache_key)
+        try:
+            products, has_more = await self.ctx.catalog.list(limit=limit, starting_after=after)
+        finally:
+            self._refreshing.discard(cache_key)
         data = [j for p in products if (j := product_json(p, currency)) is not None]
         response = json_response({"object": "list", "data": data, "has_more": has_more})
+        ttl = self.ctx.settings.catalog_cache_seconds
         if ttl > 0:
             if len(self._product_cache) > 512:
                 self._product_cache.clear()

@@ -239,3 +239,9 @@ async def test_patch_with_null_clears_only_that_field(api: httpx.AsyncClient) ->
     )
     assert r.status_code == 200
     assert r.json()["email"] is None and r.json()["shipping_address"] == ADDRESS
+
+
+async def test_products_with_an_unknown_currency_is_422(api: httpx.AsyncClient) -> None:
+    r = await api.get("/v1/products", params={"currency": "XXQ"})
+    assert r.status_code == 422
+    assert "currency" in r.json()["error"]["fields"]

@@ -332,3 +332,27 @@ async def test_concurrent_double_click_charges_once(
             sa.text("SELECT COUNT(*) FROM payments WHERE status NOT IN ('failed','voided')")
         ).scalar_one()
     assert active == 1
+
+
+async def test_a_checkout_cannot_change_while_its_payment_waits(
+    api: httpx.AsyncClient, ctx: AppContext, stripe_emulator: Emulator
+) -> None:
+    cid, headers = await _checkout(api)
+    pay = (
+        await _pay(
+            api, cid, headers, stripe_emulator.tokenize(THREE_DS), return_url="https://s.example/r"
+        )
+    ).json()
+    assert pay["status"] == "requires_action"
+    r = await api.patch(
+        f"/v1/checkouts/{cid}",
+        headers=headers,
+        json={"lines": [{"sku": "HOODIE-GRY-L", "quantity": 5}]},
+    )
+    assert r.status_code == 409
+    stripe_emulator.complete_3ds(pay["next_action"]["url"])
+    done = await api.post(f"/v1/checkouts/{cid}/payments/{pay['id']}/refresh", headers=headers)
+    assert done.json()["status"] == "captured"
+    with ctx.db.engine.connect() as conn:
+        total = conn.execute(sa.text("SELECT total FROM orders")).scalar_one()
+    assert total == pay["amount"]["amount"] == 6200
