@@ -25,7 +25,10 @@ _URL = r"(http://127\.0\.0\.1:\d+)"
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--duration", type=int, default=10, help="measured seconds per run")
+    parser.add_argument("--duration", type=int, default=6, help="measured seconds per run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of floor + routes; the median is kept"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds before each run")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--flow-workers", type=int, default=32, help="concurrent guest flows")
@@ -35,6 +38,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 3600 or not 0 <= args.warmup <= 600:
         parser.error("--duration must be 1..3600 and --warmup 0..600")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     if not 1 <= args.connections <= 10_000 or not 1 <= args.flow_workers <= 1_000:
         parser.error("--connections must be 1..10000 and --flow-workers 1..1000")
     return args
@@ -109,7 +114,7 @@ class Bench:
             print(f"bench: ERROR {msg}", flush=True)
             self.failures.append(msg)
 
-    def floor(self) -> report.Row:
+    def start_floor(self) -> tuple[Server, str]:
         port = free_port()
         env = _clean_env()
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
@@ -121,12 +126,7 @@ class Bench:
         )
         url = server.wait_ready({"floor": re.escape(FLOOR_READY) + " " + _URL})["floor"]
         print(f"bench: floor ready on {url} (pid {server.pid})")
-        try:
-            label = "floor: GET / (bare Starlette)"
-            result, cpu = self.measure(label, server, url + "/")
-        finally:
-            server.stop()
-        return _wrk_row(label, result, cpu, None)
+        return server, url
 
     def start_emulator(self) -> str:
         """The Stripe emulator in a process of its own, as the real Stripe is: the figures
@@ -214,19 +214,39 @@ class Bench:
         return row, result
 
     def run(self) -> tuple[list[report.Row], FlowResult]:
-        floor = self.floor()
+        """Each round measures the floor and then each route, back to back, and each
+        route's ratio is taken against the floor of its own round; the reported figure is
+        the median round. A shared machine drifts between minutes, and a floor measured
+        once at the start would carry that drift into every ratio."""
+        floor_server, floor_url = self.start_floor()
         server, api, stripe = self.start_service()
-        products, cpu = self.measure("GET /v1/products", server, api + "/v1/products")
         script = write_post_script(self.tmp / "post_checkout.lua")
-        create, cpu2 = self.measure("POST /v1/checkouts", server, api + "/v1/checkouts", script)
-        flow_row, flow = self.flow(server, api, stripe)
-        rows = [
-            floor,
-            _wrk_row("GET /v1/products", products, cpu, floor.rate),
-            _wrk_row("POST /v1/checkouts", create, cpu2, floor.rate),
-            flow_row,
+        targets = [
+            ("floor: GET / (bare Starlette)", floor_server, floor_url + "/", None),
+            ("GET /v1/products", server, api + "/v1/products", None),
+            ("POST /v1/checkouts", server, api + "/v1/checkouts", script),
         ]
-        return rows, flow
+        rounds: list[list[report.Row]] = []
+        for n in range(1, self.args.rounds + 1):
+            print(f"bench: round {n} of {self.args.rounds}", flush=True)
+            floor_rate: float | None = None
+            row_set: list[report.Row] = []
+            for label, target, url, lua in targets:
+                result, cpu = self.measure(label, target, url, lua)
+                row = _wrk_row(label, result, cpu, floor_rate)
+                floor_rate = floor_rate or result.rps
+                row_set.append(row)
+            rounds.append(row_set)
+        floor_server.stop()
+        flow_row, flow = self.flow(server, api, stripe)
+        rows = [_median_round(rounds, i) for i in range(len(targets))]
+        return [*rows, flow_row], flow
+
+
+def _median_round(rounds: list[list[report.Row]], index: int) -> report.Row:
+    """The row of the round whose ratio (rate, for the floor) is the median."""
+    rows = sorted((r[index] for r in rounds), key=lambda row: (row.ratio or 0.0, row.rate))
+    return rows[len(rows) // 2]
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -276,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             connections=args.connections,
             flow_workers=args.flow_workers,
             client_cpu=client_cpu,
+            rounds=args.rounds,
         )
         print(f"bench: wrote {report.write_docs(text)}")
     return 0

@@ -157,6 +157,7 @@ def render_docs(
     connections: int,
     flow_workers: int,
     client_cpu: float,
+    rounds: int,
 ) -> str:
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""# Benchmarks
@@ -169,14 +170,14 @@ figure to watch; absolute numbers move with the machine.
 
 ```sh
 make bench                                 # = .venv/bin/python -m bench
-.venv/bin/python -m bench --duration 30    # longer runs, steadier numbers
+.venv/bin/python -m bench --rounds 5       # more rounds, steadier medians
 .venv/bin/python -m bench --write-docs     # also rewrite this file with the results
 ```
 
-Options: `--duration` seconds measured per run (default 10), `--warmup` seconds before
-each (default 2), `--connections` wrk connections (default 32), `--flow-workers`
-concurrent guest-flow clients (default 32). The bench installs `wrk` with `apt-get` if it
-is missing, and exits non-zero if any route answered an error (non-2xx, a broken
+Options: `--rounds` (default 3), `--duration` seconds measured per run (default 6),
+`--warmup` seconds before each (default 2), `--connections` wrk connections (default 32),
+`--flow-workers` concurrent guest-flow clients (default 32). The bench installs `wrk`
+with `apt-get` if it is missing, and exits non-zero if any route answered an error (non-2xx, a broken
 connection, a failed or timed-out flow) or a server could not start. wrk requests that get
 no answer within its {TIMEOUT_S} s timeout are reported as "slow" (wrk leaves them out of
 p50/p99) without failing the run. Missed goals are reported, not failed.
@@ -187,23 +188,30 @@ p50/p99) without failing the run. Missed goals are reported, not failed.
   served by `checkout.serve.uvicorn_config` (httptools, no access log, no lifespan,
   keep-alive 5 s) on the same uvloop runner as `checkout serve`, in one process.
 - **Service**: `checkout migrate`, `checkout seed`, `checkout serve` in a fresh temporary
-  data dir on free ports: one process holding the public and private listeners, the Stripe
-  emulator and the worker loop, on SQLite (dev mode, default settings, INFO JSON logs).
+  data dir on free ports: one process holding the public and private listeners and the
+  worker loop, on SQLite (dev mode, default settings, INFO JSON access logs). The Stripe
+  emulator runs in a process of its own (`python -m providers.stripe_emulator`), as the
+  real Stripe would, so its work is not counted against the service.
 - **Load**: `wrk --threads 1 --connections {connections} --duration {duration}s
   --timeout {TIMEOUT_S}s --latency`, after a {warmup} s warm-up run that is thrown away,
   against `GET /` on the floor, `GET /v1/products` and `POST /v1/checkouts` (a Lua
   script sends the JSON body
   `{{"currency":"USD","lines":[{{"sku":"TSHIRT-BLK-M","quantity":2}}],"email":"buyer@example.com"}}`).
   Throughput is wrk's `Requests/sec`; p50/p99 from `--latency`.
-- **Full guest flow**: {flow_workers} asyncio workers sharing one `httpx.AsyncClient`
-  pool, each looping tokenize at the emulator (`POST /v1/payment_methods`) -> create
+- **Rounds**: {rounds} rounds, each measuring the floor and then each route back to back;
+  a route's ratio is taken against the floor of its own round and the table shows the
+  median round. A shared machine drifts between minutes (the floor alone has moved by a
+  third between runs here), and one floor measured at the start would carry that drift
+  into every ratio.
+- **Full guest flow**: {flow_workers} asyncio workers sharing one `aiohttp` session,
+  each looping tokenize at the emulator (`POST /v1/payment_methods`) -> create
   checkout -> pay (`POST /v1/checkouts/{{id}}/payments` with `X-Checkout-Secret` and an
   `Idempotency-Key`). A flow counts only if the payment is `captured` with an `order_id`,
   and only if it began inside the {duration} s window after a {warmup} s warm-up. p50/p99
   are of the whole three-request flow.
-- Everything on loopback (127.0.0.1); client and server share the machine's cores.
-  "server CPU" is the server process's user+system time over the window, as a share of
-  one core (all its threads, so it can exceed 100%).
+- Everything on loopback (127.0.0.1); client, emulator and server share the machine's
+  cores. "server CPU" is the server process's user+system time over the window, as a
+  share of one core (all its threads, so it can exceed 100%).
 
 ## Results
 
@@ -218,37 +226,43 @@ Measured {date}. Client CPU during the flow run: {client_cpu:.0%} of one core.
 
 - The floor is what uvicorn + Starlette can do on this machine with these settings and
   nothing else; a route's ratio is the share of that left after the service's own work
-  (middleware, card-data scan, JSON, SQLite, the unit of work). 1.00x would mean the route
-  costs nothing beyond the framework.
+  (request id, access log, metrics, card-data scan, JSON, SQLite). 1.00x would mean the
+  route costs nothing beyond the framework.
 - Each server is one process on one event loop, so a server CPU near 100% means that
   route is CPU-bound in Python: more connections raise latency, not throughput.
-- `GET /v1/products` is served from a 1 s in-process cache, so it measures the
-  request pipeline more than the database. `POST /v1/checkouts` writes to SQLite on every
-  request.
-- The full flow is three requests, all handled by the same process (the Stripe emulator
-  runs inside `checkout serve`), and paying calls the emulator over HTTP from inside the
-  service, so one completed checkout costs at least four request handlings and several
-  SQLite write transactions in that process.
-- Client and server share {box.cores} cores; the Python client (httpx) takes a core of its
-  own, so the flow figure is a lower bound when the client CPU is near 100%.
+- `GET /v1/products` is served from a 1 s in-process cache (keyed on the raw query
+  string, refreshed by one request while the others get the previous copy), so it
+  measures the request pipeline more than the database. `POST /v1/checkouts` writes a
+  row to SQLite on every request (prices come from a 1 s copy of the catalog; paying
+  re-prices from the database).
+- One completed flow is three requests to two processes, and paying calls the emulator
+  over HTTP from inside the service: one create, then an idempotency claim, the
+  write-ahead payment row, the Stripe call, the settle transaction (payment, order,
+  lines, checkout) and the idempotency record, each a SQLite write transaction.
 - Numbers from different machines are not comparable; ratios roughly are.
 
-## Profile notes (py-spy, 2026-11; re-profile before acting on them)
+## What moved the numbers (py-spy profiles, 2026-11)
 
-- Every request pays for the access-log line (JSON formatting plus the PII scrub
-  regexes, written synchronously), the card-data guard's scan of the headers and query
-  string, and a request id from `SystemRandom`; on `GET /v1/products` these, not the
-  handler, are most of the gap to the floor.
-- The products cache has no single flight: when the 1 s entry expires, every request in
-  flight (up to the connection count) misses and queries SQLite in a worker thread,
-  which shows as the p99 tail.
-- Writes (`POST /v1/checkouts`, and the idempotency claim, write-ahead and settle steps
-  of a payment) each open `BEGIN IMMEDIATE` from an AnyIO worker thread. Under load
-  most of those threads wait in SQLite's busy handler, which sleeps with back-off
-  (`usleep` under `sqlite3BtreeBeginTrans`) instead of queueing, so the write lock sits
-  idle between holders and the p99 runs to seconds. The process still burns about a core
-  (some 5 ms of CPU per created checkout against ~0.12 ms per floor request): ORM work,
-  thread hops and GIL hand-offs across ~30 worker threads, and the per-request layers.
+The first run of this bench gave 0.21x for products, 0.02x for checkout creation and
+26 checkouts/s. In order of effect:
+
+- Log lines were written and flushed one by one: a write and flush system call per
+  request. They are now batched by a handler that flushes every 50 ms, at once for
+  warnings and errors, and at exit.
+- SQLite work ran on AnyIO worker threads; on this machine a thread hop costs ~280 us,
+  more than the transaction. SQLite units of work now run inline on the event loop, on a
+  connection each thread keeps, with writers taking turns on an in-process lock instead
+  of sleeping in SQLite's busy handler (which had p99 in seconds). PostgreSQL keeps the
+  thread pool.
+- Statements were built per call (`insert().values(**row)` costs more to build than to
+  run); they are now built once with bind parameters.
+- The Stripe SDK's httpx transport spent ~2.8 ms of CPU per call, a third of it failing
+  to `import sniffio` on every request; the SDK now uses its aiohttp transport
+  (~1.1 ms), and `sniffio` is installed.
+- The card-data guard ran its full scan on every header; a C-level prefilter (thirteen
+  digits with at most single separators) now rules out almost all text at once.
+- Smaller: one edge middleware instead of three layers, orjson for JSON, request ids
+  from a fast generator instead of `getrandom()`, logging without caller lookup.
 """
 
 

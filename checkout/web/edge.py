@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +42,27 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Labelled children, looked up once: labels() takes a lock and builds a key on
+        # every call, and this runs on every request.
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, listener: str, method: str, route: str, status: int, seconds: float) -> None:
+        # Methods outside HTTP's usual set share one label: a client must not be able to
+        # mint new time series by inventing methods.
+        method = method if method in _METHODS else "OTHER"
+        key = (listener, method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = (
+                self.requests.labels(listener, method, route, str(status)),
+                self.latency.labels(listener, route),
+            )
+            self._children[key] = child
+        child[0].inc()
+        child[1].observe(seconds)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route_of(scope: Scope) -> str:
@@ -84,8 +106,7 @@ class EdgeMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             route = _route_of(scope)
-            self.metrics.requests.labels(self.listener, scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(self.listener, route).observe(elapsed)
+            self.metrics.observe(self.listener, scope["method"], route, status, elapsed)
             log.info(
                 "request",
                 extra={

@@ -110,3 +110,14 @@ async def test_an_unexpected_error_is_500_in_the_api_format_without_details(
     assert r.json()["error"]["code"] == "internal_error"
     assert "jane" not in r.text and "SELECT" not in r.text
     assert r.headers["x-request-id"] == r.json()["error"]["request_id"]
+
+
+async def test_invented_methods_do_not_mint_metric_series(
+    api: httpx.AsyncClient, private_api: httpx.AsyncClient
+) -> None:
+    for method in ("BREW", "PROPFIND", "X-ANY"):
+        r = await api.request(method, "/v1/products")
+        assert r.status_code == 405
+    text = (await private_api.get("/metrics")).text
+    assert 'method="OTHER"' in text
+    assert "BREW" not in text and "PROPFIND" not in text
