@@ -208,7 +208,7 @@ p50/p99) without failing the run. Missed goals are reported, not failed.
   checkout -> pay (`POST /v1/checkouts/{{id}}/payments` with `X-Checkout-Secret` and an
   `Idempotency-Key`). A flow counts only if the payment is `captured` with an `order_id`,
   and only if it began inside the {duration} s window after a {warmup} s warm-up. p50/p99
-  are of the whole three-request flow.
+  are of the whole three-request flow. The flow runs {rounds} times; the median is shown.
 - Everything on loopback (127.0.0.1); client, emulator and server share the machine's
   cores. "server CPU" is the server process's user+system time over the window, as a
   share of one core (all its threads, so it can exceed 100%).

@@ -184,9 +184,9 @@ class PaymentService:
             )
             try:
                 # The partial unique index is the guard: one active payment per checkout,
-                # whichever process or request gets there first.
-                with s.begin_nested():
-                    store.insert(s, payment)
+                # whichever process or request gets there first. A violation ends this
+                # transaction, so no savepoint is needed around it.
+                store.insert(s, payment)
             except IntegrityError:
                 raise ConflictError("A payment for this checkout is already in progress.") from None
             return payment

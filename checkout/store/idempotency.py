@@ -8,7 +8,8 @@ from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from checkout.db.tables import IdempotencyRow, utcnow
 
@@ -20,7 +21,22 @@ RETENTION = timedelta(hours=24)
 LEASE = timedelta(seconds=120)
 
 
-_INSERT = sa.insert(_I)
+# INSERT ... ON CONFLICT DO NOTHING, which SQLite and PostgreSQL spell alike: a taken key
+# is an answer, not an error, so the transaction goes on without a savepoint.
+# RETURNING says whether the row went in (rowcount is -1 for this form on psycopg).
+_INSERT_UNLESS_TAKEN = {
+    "sqlite": sqlite_insert(_I)
+    .on_conflict_do_nothing(index_elements=["actor", "key"])
+    .returning(_I.c.id),
+    "postgresql": pg_insert(_I)
+    .on_conflict_do_nothing(index_elements=["actor", "key"])
+    .returning(_I.c.id),
+}
+
+
+def _insert_unless_taken(conn: Connection) -> sa.Insert:
+    return _INSERT_UNLESS_TAKEN[conn.dialect.name]
+
 _BY_KEY_LOCKED = (
     sa.select(_I)
     .where(_I.c.actor == sa.bindparam("b_actor"), _I.c.key == sa.bindparam("b_key"))
@@ -49,42 +65,30 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
 
 
+def _in_flight(request_hash: str, now: datetime) -> dict[str, object]:
+    """The columns of a freshly claimed key, for a new row or a reclaimed one."""
+    return {
+        "request_hash": request_hash,
+        "state": "in_flight",
+        "response_status": None,
+        "response_enc": None,
+        "created_at": now,
+        "locked_until": now + LEASE,
+    }
+
+
 def claim(conn: Connection, actor: str, key: str, request_hash: str) -> Claim:
     now = utcnow()
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                _INSERT,
-                {
-                    "actor": actor,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "state": "in_flight",
-                    "response_status": None,
-                    "response_enc": None,
-                    "created_at": now,
-                    "locked_until": now + LEASE,
-                },
-            )
+    inserted = conn.execute(
+        _insert_unless_taken(conn), {"actor": actor, "key": key, **_in_flight(request_hash, now)}
+    )
+    if inserted.first() is not None:
         return Claim("new")
-    except IntegrityError:
-        pass
     row = conn.execute(_BY_KEY_LOCKED, {"b_actor": actor, "b_key": key}).one()
     expired = _aware(row.created_at) < now - RETENTION
     abandoned = row.state == "in_flight" and _aware(row.locked_until) < now
     if expired or abandoned:
-        conn.execute(
-            _RECLAIM,
-            {
-                "b_id": row.id,
-                "request_hash": request_hash,
-                "state": "in_flight",
-                "response_status": None,
-                "response_enc": None,
-                "created_at": now,
-                "locked_until": now + LEASE,
-            },
-        )
+        conn.execute(_RECLAIM, {"b_id": row.id, **_in_flight(request_hash, now)})
         return Claim("new")
     if row.request_hash != request_hash:
         return Claim("mismatch")
