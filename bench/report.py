@@ -177,10 +177,10 @@ make bench                                 # = .venv/bin/python -m bench
 Options: `--rounds` (default 3), `--duration` seconds measured per run (default 6),
 `--warmup` seconds before each (default 2), `--connections` wrk connections (default 32),
 `--flow-workers` concurrent guest-flow clients (default 32). The bench installs `wrk`
-with `apt-get` if it is missing, and exits non-zero if any route answered an error (non-2xx, a broken
-connection, a failed or timed-out flow) or a server could not start. wrk requests that get
-no answer within its {TIMEOUT_S} s timeout are reported as "slow" (wrk leaves them out of
-p50/p99) without failing the run. Missed goals are reported, not failed.
+with `apt-get` if it is missing, and exits non-zero if any route answered an error
+(non-2xx, a broken connection, a failed or timed-out flow) or a server could not start.
+wrk requests that get no answer within its {TIMEOUT_S} s timeout are reported as "slow"
+(wrk leaves them out of p50/p99) without failing the run. Missed goals are reported, not failed.
 
 ## Method
 
@@ -216,6 +216,9 @@ p50/p99) without failing the run. Missed goals are reported, not failed.
 ## Results
 
 {markdown_table(rows)}
+
+Each row is that route's median round of {rounds}; its ratio is to the floor measured in
+the same round, so it need not equal its throughput over the floor row's.
 
 {markdown_goals(goal_list)}
 
