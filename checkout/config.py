@@ -40,7 +40,6 @@ class Settings:
     public_port: int
     private_host: str
     private_port: int
-    private_host_explicit: bool
     storefront_port: int
     stripe_emulator_port: int
     paypal_emulator_port: int
@@ -153,7 +152,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     public_host = env.get("CHECKOUT_PUBLIC_HOST", "127.0.0.1")
     public_port = _int(env, "CHECKOUT_PUBLIC_PORT", 8000, problems)
-    private_explicit = "CHECKOUT_PRIVATE_HOST" in env
     private_host = env.get("CHECKOUT_PRIVATE_HOST", "127.0.0.1")
     private_port = _int(env, "CHECKOUT_PRIVATE_PORT", 8001, problems)
     if (private_host, private_port) == (public_host, public_port) and public_port != 0:
@@ -234,7 +232,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_port=public_port,
         private_host=private_host,
         private_port=private_port,
-        private_host_explicit=private_explicit,
         storefront_port=storefront_port,
         stripe_emulator_port=stripe_emulator_port,
         paypal_emulator_port=_int(env, "CHECKOUT_PAYPAL_EMULATOR_PORT", 8011, problems),

@@ -76,9 +76,6 @@ class PaymentService:
         self._providers = providers
         self._capture = capture_mode == "automatic"
 
-    def provider(self, name: str) -> PaymentProvider | None:
-        return self._providers.get(name)
-
     async def pay(self, checkout_id: str, access: CheckoutAccess, cmd: PayCommand) -> Payment:
         provider = self._providers.get(cmd.provider)
         if provider is None:

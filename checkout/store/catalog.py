@@ -66,16 +66,6 @@ def products_by_sku(conn: Connection, skus: Iterable[str]) -> dict[str, Product]
     }
 
 
-def currencies_sold(conn: Connection) -> set[str]:
-    q = (
-        sa.select(_PP.c.currency)
-        .join(_P, _P.c.id == _PP.c.product_id)
-        .where(_P.c.active.is_(True))
-        .distinct()
-    )
-    return set(conn.scalars(q))
-
-
 def upsert_product(
     conn: Connection, *, sku: str, name: str, active: bool, prices: Mapping[str, int]
 ) -> Product:

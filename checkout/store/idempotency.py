@@ -37,6 +37,7 @@ _INSERT_UNLESS_TAKEN = {
 def _insert_unless_taken(conn: Connection) -> sa.Insert:
     return _INSERT_UNLESS_TAKEN[conn.dialect.name]
 
+
 _BY_KEY_LOCKED = (
     sa.select(_I)
     .where(_I.c.actor == sa.bindparam("b_actor"), _I.c.key == sa.bindparam("b_key"))

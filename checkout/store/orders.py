@@ -56,13 +56,3 @@ def insert_from_checkout(
             for i, ln in enumerate(cart.lines)
         ],
     )
-
-
-def set_status(conn: Connection, order_id: str, status: str) -> None:
-    conn.execute(
-        sa.update(_O).where(_O.c.id == order_id).values(status=status, updated_at=utcnow())
-    )
-
-
-def exists(conn: Connection, order_id: str) -> bool:
-    return conn.execute(sa.select(_O.c.id).where(_O.c.id == order_id)).first() is not None

@@ -1,7 +1,6 @@
-"""Request ids: accepted from a trusted-looking header or minted, echoed on every response.
-
-The id lives in the ASGI scope (for handlers and error bodies) and in a context
-variable (for log records written anywhere during the request).
+"""Request ids: accepted from a plain-looking header or minted; the edge middleware
+echoes them on every response. The id lives in the ASGI scope (for handlers and error
+bodies) and in a context variable (for log records written anywhere in the request).
 """
 
 from __future__ import annotations
@@ -10,8 +9,7 @@ import contextvars
 import random
 import re
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 _SCOPE_KEY = "checkout.request_id"
 # A caller (a load balancer, another service) may pass its own id for tracing; anything
@@ -50,26 +48,3 @@ def assign_request_id(scope: Scope) -> str:
     rid = incoming if acceptable else new_request_id()
     scope[_SCOPE_KEY] = rid
     return rid
-
-
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = assign_request_id(scope)
-        token = current_request_id.set(rid)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-Id"] = rid
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            current_request_id.reset(token)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 
 import httpx
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from checkout.cardguard import CardDataGuard
 from checkout.cardguard.middleware import MAX_BODY_BYTES
-from checkout.web.request_id import RequestIdMiddleware
+from checkout.web.edge import EdgeMiddleware, HttpMetrics
 
 PAN = "4242424242424242"
 
@@ -178,7 +179,9 @@ def test_card_field_in_multipart_body_is_refused() -> None:
 
 def test_refusal_carries_the_request_id() -> None:
     recorder = Recorder()
-    app = RequestIdMiddleware(CardDataGuard(recorder.app))
+    app = EdgeMiddleware(
+        CardDataGuard(recorder.app), listener="test", metrics=HttpMetrics(CollectorRegistry())
+    )
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
