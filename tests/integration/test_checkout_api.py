@@ -245,3 +245,15 @@ async def test_products_with_an_unknown_currency_is_422(api: httpx.AsyncClient) 
     r = await api.get("/v1/products", params={"currency": "XXQ"})
     assert r.status_code == 422
     assert "currency" in r.json()["error"]["fields"]
+
+
+async def test_a_barcode_sku_is_not_mistaken_for_a_card(
+    api: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    # A valid EAN-13 that also passes Luhn and starts like a Visa number.
+    ctx.catalog.upsert_sync(sku="4039621723216", name="Pen", active=True, prices={"USD": 250})
+    r = await api.post(
+        "/v1/checkouts", json=checkout_body(lines=[{"sku": "4039621723216", "quantity": 4}])
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["total"] == {"amount": 1000, "currency": "USD"}

@@ -138,7 +138,9 @@ def test_luhn_valid_number_outside_every_network_is_not_found(prefix: str) -> No
 
 @pytest.mark.parametrize("length", [13, 19])
 def test_lengths_13_and_19_are_found(length: int) -> None:
-    pan = with_check_digit("4".ljust(length - 1, "0"))
+    # Not "4000…": 13 digits of that happen to carry a valid EAN-13 check digit too, and
+    # are then taken for a barcode (see the barcode tests below).
+    pan = with_check_digit("42".ljust(length - 1, "2"))
     assert find_pans(pan) == [(0, length)]
 
 
@@ -237,7 +239,7 @@ def test_full_stop_after_a_card_does_not_hide_it() -> None:
 
 
 def test_international_phone_number_is_not_found() -> None:
-    phone = with_check_digit("491512345678")  # 13 digits from 49: Visa range, Luhn-valid
+    phone = with_check_digit("491612345678")  # 13 digits from 49: Visa range, Luhn-valid
     assert find_pans(phone) == [(0, 13)]
     assert find_pans(f"+{phone}") == []
     assert find_pans(f"+{phone[:2]} {phone[2:6]} {phone[6:]}") == []
@@ -343,3 +345,17 @@ def test_card_field_name_is_recognised(name: str) -> None:
 )
 def test_innocent_field_name_is_not_recognised(name: str) -> None:
     assert not is_card_field_name(name)
+
+
+def test_a_13_digit_barcode_in_the_visa_range_is_not_a_card() -> None:
+    # 4039621723216 passes Luhn, starts like a Visa, and is a valid EAN-13 barcode.
+    assert luhn_valid("4039621723216")
+    assert find_pans('{"sku": "4039621723216"}') == []
+
+
+def test_a_13_digit_visa_without_a_barcode_check_digit_is_still_found() -> None:
+    assert find_pans("4222222222222") == [(0, 13)]
+
+
+def test_a_16_digit_card_is_never_exempted_as_a_barcode() -> None:
+    assert find_pans("4242424242424242") == [(0, 16)]
