@@ -356,3 +356,31 @@ async def test_a_checkout_cannot_change_while_its_payment_waits(
     with ctx.db.engine.connect() as conn:
         total = conn.execute(sa.text("SELECT total FROM orders")).scalar_one()
     assert total == pay["amount"]["amount"] == 6200
+
+
+async def test_an_unreachable_provider_is_502_and_the_payment_stays_processing(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Nothing listens on port 9 (discard) here: every attempt fails to connect.
+    settings = make_settings(
+        db_url, tmp_path / "d", "http://127.0.0.1:9", CHECKOUT_PROVIDER_TIMEOUT="2"
+    )
+    ctx = build_context(settings)
+    seed_demo_catalog(ctx.catalog)
+    try:
+        transport = httpx.ASGITransport(app=create_public_app(ctx))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            cid, headers = await _checkout(api)
+            r = await _pay(api, cid, headers, "pm_anything")
+            assert r.status_code == 502
+            err = r.json()["error"]
+            assert err["code"] == "provider_unavailable"
+            chk = (await api.get(f"/v1/checkouts/{cid}", headers=headers)).json()
+            assert chk["status"] == "open"
+        with ctx.db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, status FROM payments")).all()
+        # Outcome unknown: never "failed", so a retry with the same key can settle it.
+        assert [(row[0], row[1]) for row in rows] == [(err["payment_id"], "processing")]
+        assert count(ctx, "orders") == 0
+    finally:
+        await ctx.aclose()
