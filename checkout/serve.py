@@ -20,12 +20,20 @@ from starlette.types import ASGIApp
 
 from checkout.config import Settings
 from checkout.context import AppContext, build_context
-from checkout.db.migrate import upgrade
+from checkout.db.migrate import pending, upgrade
 from checkout.devguide import walkthrough
 from checkout.web.factory import create_private_app, create_public_app
 from checkout.worker import Worker
 
 log = logging.getLogger("checkout.serve")
+
+
+class SchemaOutOfDate(Exception):
+    def __init__(self, current: str | None, head: str) -> None:
+        super().__init__(
+            f"the database schema is at {current}, this release needs {head}: "
+            "run `checkout migrate` first"
+        )
 
 
 class _Server(uvicorn.Server):
@@ -104,6 +112,12 @@ class Service:
             self.ctx = ctx = build_context(s, stripe_api_base=stripe_base)
             if not s.is_production:
                 await asyncio.to_thread(upgrade, ctx.db.engine)
+            else:
+                # Production migrates as its own step (several processes share a database);
+                # serving against an older schema would fail request by request instead.
+                current, head = await asyncio.to_thread(pending, ctx.db.engine)
+                if head is not None:
+                    raise SchemaOutOfDate(current, head)
             tasks.append(
                 await self._start(
                     "public listener", create_public_app(ctx), s.public_host, s.public_port
@@ -148,6 +162,9 @@ def run_service(settings: Settings) -> int:
 
     try:
         _runner(main)
+    except SchemaOutOfDate as exc:
+        print(f"checkout: cannot start: {exc}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # uvicorn exits on a failed bind
         return int(exc.code or 1)
     except OSError as exc:

@@ -16,7 +16,7 @@ a newer state (it is simply not an allowed transition, and is ignored by ``advan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from checkout.domain.errors import InvalidTransition
@@ -87,7 +87,7 @@ class Payment:
     decline_code: str | None = None
     failure_message: str | None = None
     # {"type": "redirect", "url": ...} or {"type": "provider_sdk", "client_secret": ...}
-    next_action: dict[str, str] | None = None
+    next_action: dict[str, str] | None = field(default=None, repr=False)  # may hold a secret
     version: int = 1
 
     def key_for(self, operation: str) -> str:

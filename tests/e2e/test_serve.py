@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -182,3 +183,24 @@ def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> No
         )
     assert r.returncode != 0
     assert "private listener ready" not in r.stdout
+
+
+def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+    env.update(
+        CHECKOUT_ENV="production",
+        CHECKOUT_DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}",
+        CHECKOUT_SECRET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        CHECKOUT_STRIPE_API_BASE="https://api.stripe.com",
+        CHECKOUT_STRIPE_SECRET_KEY="sk_live_not_used_here",
+        CHECKOUT_STRIPE_WEBHOOK_SECRETS="whsec_x",
+        CHECKOUT_PUBLIC_PORT=str(_free_port()),
+        CHECKOUT_PRIVATE_PORT=str(_free_port()),
+    )
+    r = subprocess.run(
+        [CHECKOUT, "serve"], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    assert "run `checkout migrate`" in r.stderr
+    assert "ready on" not in r.stdout
