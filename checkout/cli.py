@@ -1,82 +1,83 @@
-"""The ``checkout`` command line (names fixed by API.md's operations table)."""
+"""The ``checkout`` command line (names fixed by API.md's operations table).
+
+Imports are local to each command so that ``checkout migrate`` does not load the web stack.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from checkout.config import ConfigError, Settings, load_settings
 from checkout.logs import configure_logging
 
+if TYPE_CHECKING:
+    from checkout.services.uow import UnitOfWork
+
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         print(f"checkout: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+@contextmanager
+def _unit_of_work(settings: Settings) -> Iterator[UnitOfWork]:
+    """The database for a one-off command, closed however the command ends."""
+    from checkout.db.engine import make_database
+    from checkout.services.uow import UnitOfWork
+
+    db = make_database(str(settings.database_url), pool_size=2)
+    uow = UnitOfWork(db)
+    try:
+        yield uow
+    finally:
+        uow.close()
+        db.dispose()
 
 
 def cmd_serve(_: argparse.Namespace) -> int:
     from checkout.serve import run_service
 
-    settings = _settings()
-    configure_logging(settings.log_level)
-    return run_service(settings)
+    return run_service(_settings())
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
-    from checkout.db.engine import make_database
     from checkout.db.migrate import upgrade
 
-    settings = _settings()
-    configure_logging(settings.log_level)
-    db = make_database(str(settings.database_url), pool_size=1)
-    try:
-        upgrade(db.engine)
-    finally:
-        db.dispose()
+    with _unit_of_work(_settings()) as uow:
+        upgrade(uow.db.engine)
     print("database migrated to the latest schema")
     return 0
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
-    from checkout.db.engine import make_database
     from checkout.seed import seed_demo_catalog
     from checkout.services.catalog import CatalogService
-    from checkout.services.uow import UnitOfWork
 
-    settings = _settings()
-    configure_logging(settings.log_level)
-    db = make_database(str(settings.database_url), pool_size=2)
-    uow = UnitOfWork(db)
-    try:
+    with _unit_of_work(_settings()) as uow:
         count = seed_demo_catalog(CatalogService(uow))
-    finally:
-        uow.close()
-        db.dispose()
     print(f"demo catalog: {count} products")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from checkout.db.engine import make_database
-    from checkout.services.uow import UnitOfWork
+    import signal
+
     from checkout.worker import Worker
 
-    settings = _settings()
-    configure_logging(settings.log_level)
-    db = make_database(str(settings.database_url), pool_size=2)
-    uow = UnitOfWork(db)
-    worker = Worker(uow)
-
-    async def main() -> None:
+    async def main(worker: Worker) -> None:
         if args.once:
             print(await worker.run_once())
             return
-        import signal
-
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,11 +85,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("worker loop running", flush=True)
         await worker.run(stop)
 
-    try:
-        asyncio.run(main())
-    finally:
-        uow.close()
-        db.dispose()
+    with _unit_of_work(_settings()) as uow:
+        asyncio.run(main(Worker(uow)))
     return 0
 
 

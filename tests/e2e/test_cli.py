@@ -1,0 +1,39 @@
+"""The one-off commands, run as an operator would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHECKOUT = str(Path(sys.executable).with_name("checkout"))
+
+
+def _run(args: list[str], db_url: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+    env.update(CHECKOUT_DATA_DIR=str(data), DATABASE_URL=db_url)
+    return subprocess.run(
+        [CHECKOUT, *args], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_migrate_seed_and_one_worker_pass(db_url: str, tmp_path: Path) -> None:
+    migrated = _run(["migrate"], db_url, tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrated" in migrated.stdout
+    for _ in range(2):  # seeding twice changes nothing
+        seeded = _run(["seed"], db_url, tmp_path)
+        assert seeded.returncode == 0 and "5 products" in seeded.stdout
+    once = _run(["worker", "--once"], db_url, tmp_path)
+    assert once.returncode == 0 and "idempotency_keys_purged" in once.stdout
+
+
+def test_a_bad_setting_is_named_and_exits_2(tmp_path: Path) -> None:
+    r = _run(["migrate"], "mysql://nope", tmp_path)
+    assert r.returncode == 2
+    assert "DATABASE_URL" in r.stderr
