@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
@@ -10,12 +11,14 @@ from checkout.config import Settings
 from checkout.db.engine import Database, make_database
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
+from checkout.services.operations import PaymentOperations
 from checkout.services.payments import PaymentService
 from checkout.services.uow import UnitOfWork
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
 from customers.pii import PiiCipher
 from providers.base import PaymentProvider
+from providers.retry import DEFAULT_RETRY
 from providers.stripe import StripeProvider
 
 
@@ -29,6 +32,7 @@ class AppContext:
     catalog: CatalogService
     checkouts: CheckoutService
     payments: PaymentService
+    operations: PaymentOperations
     idempotency: Idempotency
     registry: CollectorRegistry
     metrics: HttpMetrics
@@ -39,6 +43,15 @@ class AppContext:
             await provider.aclose()
         self.uow.close()
         self.db.dispose()
+
+
+def provider_lease(settings: Settings) -> timedelta:
+    """How long a request may be waiting on a provider: every attempt timing out, plus the
+    backoff between them, plus a margin. Past it, the operation is presumed abandoned."""
+    attempts = DEFAULT_RETRY.attempts
+    return timedelta(
+        seconds=settings.provider_timeout * attempts + DEFAULT_RETRY.max_delay * attempts + 5
+    )
 
 
 def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> AppContext:
@@ -64,9 +77,19 @@ def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> 
         catalog=catalog,
         checkouts=checkouts,
         payments=PaymentService(
-            uow, checkouts, cipher, providers, capture_mode=settings.capture_mode
+            uow,
+            checkouts,
+            cipher,
+            providers,
+            capture_mode=settings.capture_mode,
+            lease=provider_lease(settings),
         ),
-        idempotency=Idempotency(uow, cipher),
+        operations=PaymentOperations(uow, providers, lease=provider_lease(settings)),
+        # A request holds its key while it may still be waiting on a provider, and a
+        # little longer for its own database work.
+        idempotency=Idempotency(
+            uow, cipher, lease=provider_lease(settings) + timedelta(seconds=10)
+        ),
         registry=registry,
         metrics=HttpMetrics(registry),
     )

@@ -10,6 +10,7 @@ from providers.base import (
     ProviderDeclined,
     ProviderError,
     ProviderPayment,
+    ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ProviderDeclined",
     "ProviderError",
     "ProviderPayment",
+    "ProviderRefund",
     "ProviderRejected",
     "ProviderUnavailable",
 ]

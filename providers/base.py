@@ -59,6 +59,14 @@ class ProviderPayment:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    provider_ref: str
+    status: Literal["pending", "succeeded", "failed"]
+    amount: int
+    currency: str
+
+
 class ProviderError(Exception):
     def __init__(self, message: str, *, provider_request_id: str | None = None) -> None:
         super().__init__(message)
@@ -107,5 +115,9 @@ class PaymentProvider(Protocol):
     ) -> ProviderPayment: ...
 
     async def void(self, provider_ref: str, idempotency_key: str) -> ProviderPayment: ...
+
+    async def refund(
+        self, provider_ref: str, amount: int, idempotency_key: str
+    ) -> ProviderRefund: ...
 
     async def aclose(self) -> None: ...

@@ -92,7 +92,42 @@ class PaymentRow(SQLModel, table=True):
     decline_code: str | None = Field(default=None, max_length=64)
     failure_message: str | None = Field(default=None, max_length=500)
     next_action: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # What the charge was asked with, so a charge whose outcome never reached us can be
+    # asked again identically (same key, same parameters) after a timeout or a crash.
+    payment_token: str | None = Field(default=None, max_length=255)
+    return_url: str | None = Field(default=None, max_length=2000)
+    # Until when the request that started the charge may still be waiting on the provider;
+    # past it, a retry takes the payment over instead of being told it is in progress.
+    locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class PaymentOperationRow(SQLModel, table=True):
+    """A capture, void or refund: written before the provider is called, settled after."""
+
+    __tablename__ = "payment_operations"
+    __table_args__ = (
+        # An authorization is captured or voided once: one such operation pending or done.
+        sa.Index(
+            "uq_payment_operations_one_capture_or_void",
+            "payment_id",
+            unique=True,
+            sqlite_where=sa.text("kind IN ('capture', 'void') AND status != 'failed'"),
+            postgresql_where=sa.text("kind IN ('capture', 'void') AND status != 'failed'"),
+        ),
+    )
+    id: str = Field(primary_key=True, max_length=64)
+    payment_id: str = Field(foreign_key="payments.id", index=True, max_length=64)
+    kind: str = Field(max_length=16)  # capture | void | refund
+    status: str = Field(max_length=16)  # pending | succeeded | failed
+    amount: int = _money()
+    currency: str = Field(max_length=3)
+    provider_ref: str | None = Field(default=None, max_length=255)
+    reason: str | None = Field(default=None, max_length=500)
+    failure_code: str | None = Field(default=None, max_length=64)
+    locked_until: datetime = Field(sa_type=sa.DateTime(timezone=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

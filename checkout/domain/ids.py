@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-PREFIXES = frozenset({"chk", "ord", "pay", "re", "cus", "stf", "pm", "key", "evt", "whe", "prod"})
+# "op" (a capture or void of a payment) is internal; the others are API.md's.
+PREFIXES = frozenset(
+    {"chk", "ord", "pay", "re", "cus", "stf", "pm", "key", "evt", "whe", "prod", "op"}
+)
 
 
 def new_id(prefix: str) -> str:

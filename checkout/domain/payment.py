@@ -17,6 +17,7 @@ a newer state (it is simply not an allowed transition, and is ignored by ``advan
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from checkout.domain.errors import InvalidTransition
@@ -88,6 +89,9 @@ class Payment:
     failure_message: str | None = None
     # {"type": "redirect", "url": ...} or {"type": "provider_sdk", "client_secret": ...}
     next_action: dict[str, str] | None = field(default=None, repr=False)  # may hold a secret
+    payment_token: str | None = field(default=None, repr=False)
+    return_url: str | None = None
+    locked_until: datetime | None = None
     version: int = 1
 
     def key_for(self, operation: str) -> str:

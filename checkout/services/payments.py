@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from checkout.db.tables import utcnow
 from checkout.domain.checkout import Checkout
 from checkout.domain.errors import PriceChanged
 from checkout.domain.ids import new_id
@@ -69,12 +71,14 @@ class PaymentService:
         providers: Mapping[str, PaymentProvider],
         *,
         capture_mode: str,
+        lease: timedelta,
     ) -> None:
         self._uow = uow
         self._checkouts = checkouts
         self._order_codec = ContactCodec(cipher, order_store.TABLE)
         self._providers = providers
         self._capture = capture_mode == "automatic"
+        self._lease = lease
 
     async def pay(self, checkout_id: str, access: CheckoutAccess, cmd: PayCommand) -> Payment:
         provider = self._providers.get(cmd.provider)
@@ -91,10 +95,11 @@ class PaymentService:
                     payment_id=payment.id,
                     amount=payment.amount.amount,
                     currency=payment.amount.currency,
-                    token=cmd.token,
-                    capture=self._capture,
+                    # The stored ones: a taken-over charge must be sent exactly as first.
+                    token=payment.payment_token or cmd.token,
+                    capture=payment.capture_method == "automatic",
                     idempotency_key=payment.key_for("charge"),
-                    return_url=cmd.return_url,
+                    return_url=payment.return_url,
                     description=f"Checkout {checkout_id}",
                 )
             )
@@ -165,6 +170,9 @@ class PaymentService:
             checkout.ensure_open()
             if self._repriced(s, checkout):
                 return None
+            active = store.active_for_checkout(s, checkout.id)
+            if active is not None:
+                return self._take_over(s, active, cmd)
             pay_id = new_id("pay")
             payment = Payment(
                 id=pay_id,
@@ -178,6 +186,9 @@ class PaymentService:
                 amount_refunded=0,
                 capture_method="automatic" if self._capture else "manual",
                 idempotency_key=pay_id,
+                payment_token=cmd.token,
+                return_url=cmd.return_url,
+                locked_until=utcnow() + self._lease,
             )
             try:
                 # The partial unique index is the guard: one active payment per checkout,
@@ -187,6 +198,26 @@ class PaymentService:
             except IntegrityError:
                 raise ConflictError("A payment for this checkout is already in progress.") from None
             return payment
+
+    def _take_over(self, s: Connection, active: Payment, cmd: PayCommand) -> Payment:
+        """A second "Pay" for a checkout with a payment already started.
+
+        While the first request may still be waiting on the provider, 409. Past its lease
+        the charge's outcome never reached us (a crash, a timeout): this request re-sends
+        the very same charge, same key and same parameters, so the provider answers with
+        what it did the first time instead of charging again.
+        """
+        now = utcnow()
+        if active.status is not PaymentStatus.PROCESSING or (
+            active.locked_until is not None and active.locked_until > now
+        ):
+            raise ConflictError("A payment for this checkout is already in progress.")
+        if active.provider != cmd.provider:
+            raise ConflictError("A payment with another provider is being confirmed.")
+        taken = replace(active, locked_until=now + self._lease)
+        if not store.save(s, active, taken):
+            raise ConflictError("A payment for this checkout is already in progress.")
+        return replace(taken, version=active.version + 1)
 
     def _repriced(self, s: Connection, checkout: Checkout) -> bool:
         lines = requested_lines(checkout.cart)

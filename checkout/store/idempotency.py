@@ -17,7 +17,8 @@ _I = IdempotencyRow.__table__  # type: ignore[attr-defined]
 
 RETENTION = timedelta(hours=24)
 # A request that has held its key this long is presumed dead (its process crashed) and
-# the key may be claimed again; longer than any provider timeout plus retries.
+# the key may be claimed again. The composition root passes one a little longer than a
+# provider call may take with all its retries; this is the fallback.
 LEASE = timedelta(seconds=120)
 
 
@@ -66,7 +67,7 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
 
 
-def _in_flight(request_hash: str, now: datetime) -> dict[str, object]:
+def _in_flight(request_hash: str, now: datetime, lease: timedelta) -> dict[str, object]:
     """The columns of a freshly claimed key, for a new row or a reclaimed one."""
     return {
         "request_hash": request_hash,
@@ -74,14 +75,17 @@ def _in_flight(request_hash: str, now: datetime) -> dict[str, object]:
         "response_status": None,
         "response_enc": None,
         "created_at": now,
-        "locked_until": now + LEASE,
+        "locked_until": now + lease,
     }
 
 
-def claim(conn: Connection, actor: str, key: str, request_hash: str) -> Claim:
+def claim(
+    conn: Connection, actor: str, key: str, request_hash: str, lease: timedelta = LEASE
+) -> Claim:
     now = utcnow()
     inserted = conn.execute(
-        _insert_unless_taken(conn), {"actor": actor, "key": key, **_in_flight(request_hash, now)}
+        _insert_unless_taken(conn),
+        {"actor": actor, "key": key, **_in_flight(request_hash, now, lease)},
     )
     if inserted.first() is not None:
         return Claim("new")
@@ -89,7 +93,7 @@ def claim(conn: Connection, actor: str, key: str, request_hash: str) -> Claim:
     expired = _aware(row.created_at) < now - RETENTION
     abandoned = row.state == "in_flight" and _aware(row.locked_until) < now
     if expired or abandoned:
-        conn.execute(_RECLAIM, {"b_id": row.id, **_in_flight(request_hash, now)})
+        conn.execute(_RECLAIM, {"b_id": row.id, **_in_flight(request_hash, now, lease)})
         return Claim("new")
     if row.request_hash != request_hash:
         return Claim("mismatch")

@@ -56,3 +56,10 @@ def insert_from_checkout(
             for i, ln in enumerate(cart.lines)
         ],
     )
+
+
+_SET_STATUS = sa.update(_O).where(_O.c.id == sa.bindparam("b_id"))
+
+
+def set_status(conn: Connection, order_id: str, status: str) -> None:
+    conn.execute(_SET_STATUS, {"b_id": order_id, "status": status, "updated_at": utcnow()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,8 +42,16 @@ def _payment(row: Any) -> Payment:
         decline_code=row.decline_code,
         failure_message=row.failure_message,
         next_action=row.next_action,
+        payment_token=row.payment_token,
+        return_url=row.return_url,
+        locked_until=_aware(row.locked_until),
         version=row.version,
     )
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were stored UTC.
+    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def insert(conn: Connection, payment: Payment) -> None:
@@ -65,6 +74,9 @@ def insert(conn: Connection, payment: Payment) -> None:
             "decline_code": None,
             "failure_message": None,
             "next_action": None,
+            "payment_token": payment.payment_token,
+            "return_url": payment.return_url,
+            "locked_until": payment.locked_until,
             "version": payment.version,
             "created_at": now,
             "updated_at": now,
@@ -97,6 +109,7 @@ def save(conn: Connection, before: Payment, after: Payment) -> bool:
             "decline_code": after.decline_code,
             "failure_message": after.failure_message,
             "next_action": after.next_action,
+            "locked_until": after.locked_until,
             "version": before.version + 1,
             "updated_at": utcnow(),
         },

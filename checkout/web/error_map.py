@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from checkout.domain.errors import CheckoutNotOpen, DomainError, InvalidCart, PriceChanged
 from checkout.domain.money import MoneyError
+from checkout.domain.operations import InvalidAmount, OperationRefused
 from checkout.services.errors import (
     ConflictError,
     NotFoundError,
@@ -34,6 +35,10 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
             "Prices changed since the checkout was priced; it now shows the new total. "
             "Review it and pay again."
         )
+    if isinstance(exc, OperationRefused):
+        return api.Conflict(str(exc))
+    if isinstance(exc, InvalidAmount):
+        return api.ValidationFailed(str(exc), fields={"amount": str(exc)})
     if isinstance(exc, MoneyError):
         return api.ValidationFailed(str(exc))
     if isinstance(exc, NotFoundError):

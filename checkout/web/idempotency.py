@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,9 +43,12 @@ def _request_hash(request: Request, body: bytes) -> str:
 
 
 class Idempotency:
-    def __init__(self, uow: UnitOfWork, cipher: PiiCipher) -> None:
+    def __init__(
+        self, uow: UnitOfWork, cipher: PiiCipher, *, lease: timedelta = store.LEASE
+    ) -> None:
         self._uow = uow
         self._cipher = cipher
+        self._lease = lease
 
     def __call__(self, endpoint: Endpoint) -> Endpoint:
         async def wrapped(request: Request) -> Response:
@@ -69,7 +73,7 @@ class Idempotency:
 
         def claim() -> store.Claim:
             with self._uow.write() as s:
-                return store.claim(s, actor, key, req_hash)
+                return store.claim(s, actor, key, req_hash, self._lease)
 
         claimed = await self._uow.run(claim)
         if claimed.outcome == "mismatch":

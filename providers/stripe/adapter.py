@@ -21,10 +21,12 @@ from providers.base import (
     ProviderDeclined,
     ProviderError,
     ProviderPayment,
+    ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.stripe.wire import payment_from_intent, to_stripe_amount
+from providers.retry import DEFAULT_RETRY, RetryPolicy, with_retries
+from providers.stripe.wire import payment_from_intent, refund_from_stripe, to_stripe_amount
 
 
 class StripeProvider:
@@ -36,15 +38,18 @@ class StripeProvider:
         secret_key: str,
         api_base: str,
         timeout: float = 10.0,
-        max_network_retries: int = 2,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=timeout))
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base},
             http_client=self._http,
-            max_network_retries=max_network_retries,
+            # Retries are ours (providers/retry.py): one policy for every provider, and
+            # 429 is retried too, which the SDK leaves to a header Stripe may not send.
+            max_network_retries=0,
         )
+        self._retry = retry
         self._api_base = api_base
 
     def __repr__(self) -> str:
@@ -104,7 +109,20 @@ class StripeProvider:
         )
         return payment_from_intent(pi)
 
+    async def refund(self, provider_ref: str, amount: int, idempotency_key: str) -> ProviderRefund:
+        refund = await self._call(
+            self._client.v1.refunds.create_async,
+            {"payment_intent": provider_ref, "amount": amount},
+            {"idempotency_key": idempotency_key},
+        )
+        return refund_from_stripe(refund)
+
     async def _call(self, fn: Any, *args: Any) -> Any:
+        return await with_retries(
+            lambda: self._call_once(fn, *args), self._retry, operation=fn.__name__
+        )
+
+    async def _call_once(self, fn: Any, *args: Any) -> Any:
         try:
             result = await fn(*args)
             # StripeObject is not a dict since SDK v13; the wire mapping reads plain dicts.

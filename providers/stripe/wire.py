@@ -5,9 +5,15 @@ Kept apart from the calls (adapter.py) so the mapping can be read and tested alo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from providers.base import NextAction, ProviderPayment, ProviderRejected, ProviderStatus
+from providers.base import (
+    NextAction,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderRejected,
+    ProviderStatus,
+)
 
 # Stripe takes three-decimal currencies in their minor unit but requires the last digit
 # to be 0, since card networks settle them to two decimals (Stripe docs, "Currencies").
@@ -74,4 +80,21 @@ def payment_from_intent(pi: Any) -> ProviderPayment:
         next_action=_next_action(pi) if status == "requires_action" else None,
         decline_code=(error.get("decline_code") or error.get("code")) if error else None,
         failure_message=error.get("message") if error else None,
+    )
+
+
+def refund_from_stripe(refund: Any) -> ProviderRefund:
+    status = refund.get("status")
+    neutral: Literal["pending", "succeeded", "failed"] = (
+        "succeeded"
+        if status == "succeeded"
+        else "failed"
+        if status in ("failed", "canceled")
+        else "pending"
+    )
+    return ProviderRefund(
+        provider_ref=refund["id"],
+        status=neutral,
+        amount=int(refund["amount"]),
+        currency=str(refund["currency"]).upper(),
     )
