@@ -384,3 +384,39 @@ async def test_an_unreachable_provider_is_502_and_the_payment_stays_processing(
         assert count(ctx, "orders") == 0
     finally:
         await ctx.aclose()
+
+
+async def test_a_second_pay_takes_over_a_charge_whose_outcome_was_lost(
+    db_url: str, tmp_path: Path, stripe_emulator: Emulator
+) -> None:
+    # First the provider is unreachable: the payment is written ahead and stays processing.
+    down = build_context(make_settings(db_url, tmp_path / "d", "http://127.0.0.1:9"))
+    seed_demo_catalog(down.catalog)
+    try:
+        transport = httpx.ASGITransport(app=create_public_app(down))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            cid, headers = await _checkout(api)
+            token = stripe_emulator.tokenize()
+            first = await _pay(api, cid, headers, token)
+            assert first.status_code == 502
+            # While the first request's lease runs, a second "Pay" is told to wait.
+            assert (await _pay(api, cid, headers, token)).status_code == 409
+    finally:
+        await down.aclose()
+    pay_id = first.json()["error"]["payment_id"]
+    up = build_context(make_settings(db_url, tmp_path / "d", stripe_emulator.base_url))
+    try:
+        with up.db.engine.begin() as conn:  # the lease runs out
+            conn.execute(sa.text("UPDATE payments SET locked_until = '2000-01-01 00:00:00'"))
+        transport = httpx.ASGITransport(app=create_public_app(up))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            # The buyer tries again, even with a fresh token: the stored charge is re-sent.
+            again = await _pay(api, cid, headers, stripe_emulator.tokenize())
+            assert again.status_code == 201, again.text
+            assert again.json()["id"] == pay_id and again.json()["status"] == "captured"
+        with up.db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT COUNT(*) FROM payments")).scalar_one()
+            orders = conn.execute(sa.text("SELECT COUNT(*) FROM orders")).scalar_one()
+        assert (rows, orders) == (1, 1)
+    finally:
+        await up.aclose()
