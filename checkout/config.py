@@ -21,6 +21,8 @@ from starlette.datastructures import Secret
 # Dev-only credentials shared by the emulator and the adapter. Production refuses them.
 DEV_STRIPE_SECRET_KEY = "sk_test_emulator_dev"  # noqa: S105  (dev-only, refused in production)
 DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator_dev"
+DEV_PAYPAL_CLIENT_ID = "emulator-dev-client"
+DEV_PAYPAL_CLIENT_SECRET = "emulator-dev-secret"  # noqa: S105  (dev-only, refused in production)
 DEV_SECRET_FILE = "dev-secret.key"  # noqa: S105  (dev-only, refused in production)
 DEV_WEBHOOK_SECRET_FILE = "dev-stripe-webhook-secret"  # noqa: S105  (dev-only, refused in production)
 
@@ -55,7 +57,12 @@ class Settings:
     cors_origins: tuple[str, ...]
     catalog_cache_seconds: float
     log_level: str
-    paypal: Mapping[str, str] = field(default_factory=dict)
+    # PayPal is optional in production: without a client id it is not offered.
+    paypal_api_base: str | None = None
+    paypal_client_id: str = ""
+    paypal_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    paypal_webhook_id: str = ""
+    run_paypal_emulator: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -208,6 +215,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not hook_secrets:
             problems.append("CHECKOUT_STRIPE_WEBHOOK_SECRETS is not set")
 
+    paypal_port = _int(env, "CHECKOUT_PAYPAL_EMULATOR_PORT", 8011, problems)
+    paypal_base = env.get("CHECKOUT_PAYPAL_API_BASE", "")
+    paypal_id = env.get("CHECKOUT_PAYPAL_CLIENT_ID", "")
+    paypal_secret = _secret_from(env, "CHECKOUT_PAYPAL_CLIENT_SECRET") or ""
+    run_paypal_emulator = not prod and not paypal_base
+    if run_paypal_emulator:
+        paypal_base = f"http://127.0.0.1:{paypal_port}"
+        paypal_id = paypal_id or DEV_PAYPAL_CLIENT_ID
+        paypal_secret = paypal_secret or DEV_PAYPAL_CLIENT_SECRET
+    if prod and (paypal_id or paypal_base):
+        parts = urlsplit(paypal_base)
+        if parts.scheme != "https" or _is_loopback(parts.hostname or ""):
+            problems.append(
+                "CHECKOUT_PAYPAL_API_BASE points at an emulator or plain http; production "
+                "needs https://api-m.paypal.com"
+            )
+        if not paypal_id or paypal_id == DEV_PAYPAL_CLIENT_ID:
+            problems.append("CHECKOUT_PAYPAL_CLIENT_ID is missing or the dev emulator's")
+        if not paypal_secret or paypal_secret == DEV_PAYPAL_CLIENT_SECRET:
+            problems.append("CHECKOUT_PAYPAL_CLIENT_SECRET is missing or the dev emulator's")
+
     capture = env.get("CHECKOUT_CAPTURE_MODE", "automatic")
     if capture not in ("automatic", "manual"):
         problems.append("CHECKOUT_CAPTURE_MODE must be 'automatic' or 'manual'")
@@ -234,7 +262,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         private_port=private_port,
         storefront_port=storefront_port,
         stripe_emulator_port=stripe_emulator_port,
-        paypal_emulator_port=_int(env, "CHECKOUT_PAYPAL_EMULATOR_PORT", 8011, problems),
+        paypal_emulator_port=paypal_port,
+        paypal_api_base=paypal_base.rstrip("/") or None,
+        paypal_client_id=paypal_id,
+        paypal_client_secret=Secret(paypal_secret),
+        paypal_webhook_id=env.get("CHECKOUT_PAYPAL_WEBHOOK_ID", ""),
+        run_paypal_emulator=run_paypal_emulator,
         stripe_api_base=stripe_base.rstrip("/"),
         stripe_secret_key=Secret(stripe_key),
         stripe_publishable_key=publishable,

@@ -18,6 +18,7 @@ from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
 from customers.pii import PiiCipher
 from providers.base import PaymentProvider
+from providers.paypal import PayPalProvider
 from providers.retry import DEFAULT_RETRY
 from providers.stripe import StripeProvider
 
@@ -54,7 +55,12 @@ def provider_lease(settings: Settings) -> timedelta:
     )
 
 
-def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> AppContext:
+def build_context(
+    settings: Settings,
+    *,
+    stripe_api_base: str | None = None,
+    paypal_api_base: str | None = None,
+) -> AppContext:
     db = make_database(str(settings.database_url))
     uow = UnitOfWork(db)
     cipher = PiiCipher.from_root(settings.root_secret_bytes())
@@ -65,6 +71,14 @@ def build_context(settings: Settings, *, stripe_api_base: str | None = None) -> 
             timeout=settings.provider_timeout,
         )
     }
+    paypal_base = paypal_api_base or settings.paypal_api_base
+    if paypal_base and settings.paypal_client_id:
+        providers["paypal"] = PayPalProvider(
+            client_id=settings.paypal_client_id,
+            client_secret=str(settings.paypal_client_secret),
+            api_base=paypal_base,
+            timeout=settings.provider_timeout,
+        )
     catalog = CatalogService(uow, cache_seconds=settings.catalog_cache_seconds)
     checkouts = CheckoutService(uow, cipher, catalog)
     registry = CollectorRegistry()

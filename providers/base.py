@@ -44,6 +44,9 @@ class ChargeRequest:
     idempotency_key: str
     return_url: str | None = None
     description: str | None = None
+    # Our own object the payment is for (the checkout): PayPal orders carry it, and a
+    # token made for another checkout is refused.
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

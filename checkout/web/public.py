@@ -18,7 +18,14 @@ from checkout.services.checkouts import CheckoutAccess, CheckoutChanges, Checkou
 from checkout.services.payments import PayCommand
 from checkout.web.errors import NotFound, ValidationFailed
 from checkout.web.jsonio import json_response, read_json
-from checkout.web.schemas import AddressIn, CheckoutIn, CheckoutPatchIn, LineIn, PaymentIn
+from checkout.web.schemas import (
+    AddressIn,
+    CheckoutIn,
+    CheckoutPatchIn,
+    LineIn,
+    PaymentIn,
+    PayPalOrderIn,
+)
 from checkout.web.views import checkout_json, payment_json, product_json
 from customers.masking import Personal
 
@@ -74,6 +81,11 @@ class PublicEndpoints:
             Route("/v1/checkouts/{checkout_id}", self.update_checkout, methods=["PATCH"]),
             Route(
                 "/v1/checkouts/{checkout_id}/payments", idem(self.create_payment), methods=["POST"]
+            ),
+            Route(
+                "/v1/checkouts/{checkout_id}/paypal-orders",
+                idem(self.create_paypal_order),
+                methods=["POST"],
             ),
             Route(
                 "/v1/checkouts/{checkout_id}/payments/{payment_id}/refresh",
@@ -152,6 +164,17 @@ class PublicEndpoints:
             PayCommand(body.provider, body.payment_token, body.return_url),
         )
         return json_response(payment_json(payment), status=201)
+
+    async def create_paypal_order(self, request: Request) -> Response:
+        raw = await request.body()
+        body = await read_json(request, PayPalOrderIn) if raw.strip() else PayPalOrderIn()
+        order_id, approve = await self.ctx.payments.create_paypal_order(
+            _path_id(request, "checkout_id"),
+            _access(request),
+            return_url=body.return_url,
+            cancel_url=body.cancel_url,
+        )
+        return json_response({"paypal_order_id": order_id, "approve_url": approve}, status=201)
 
     async def refresh_payment(self, request: Request) -> Response:
         payment = await self.ctx.payments.refresh(

@@ -77,3 +77,13 @@ class PaymentIn(_Strict):
     return_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = (
         None
     )
+
+
+class PayPalOrderIn(_Strict):
+    # Where PayPal sends the buyer after approving or cancelling (the storefront's pages).
+    return_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = (
+        None
+    )
+    cancel_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = (
+        None
+    )
