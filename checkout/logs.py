@@ -27,9 +27,15 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 }
 
 
+# Credentials as they appear in a logged header: the scheme stays, the secret goes.
+_CREDENTIAL = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
 def scrub(text: str) -> str:
     masked = mask_pans(text)
-    return _EMAIL.sub(r"\1***@\2", masked) if "@" in masked else masked
+    if "@" in masked:
+        masked = _EMAIL.sub(r"\1***@\2", masked)
+    return _CREDENTIAL.sub(r"\1 ***", masked)
 
 
 class ScrubFilter(logging.Filter):
@@ -149,3 +155,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     # The SDKs log request details (stripe logs params at debug); keep them at warning.
     logging.getLogger("stripe").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # paypalrestsdk logs every request's URL at INFO and, outside live mode, its headers
+    # (the bearer token) at DEBUG; the adapter runs it in live mode, and this keeps even a
+    # DEBUG root from reaching it. The scrub above masks credentials regardless.
+    for noisy in ("paypalrestsdk", "urllib3", "requests"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

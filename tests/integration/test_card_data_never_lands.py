@@ -107,3 +107,14 @@ async def test_a_card_number_as_request_id_is_neither_echoed_nor_logged(
     assert r.status_code == 422
     assert r.headers["x-request-id"] != PAN and PAN not in r.text
     assert PAN not in captured_logs.getvalue()
+
+
+async def test_credentials_in_any_log_record_are_masked(captured_logs: io.StringIO) -> None:
+    logging.getLogger("paypalrestsdk.api").warning(
+        "Request: Headers: {'Authorization': 'Bearer A21AAFakeToken.123-xyz'} "
+        "Basic ZW11bGF0b3ItZGV2LWNsaWVudDpzZWNyZXQ="
+    )
+    logging.getLogger("paypalrestsdk.api").debug("Authorization: Bearer shouldnotappear")
+    logs = captured_logs.getvalue()
+    assert "A21AAFakeToken" not in logs and "ZW11bGF0b3I" not in logs
+    assert "Bearer ***" in logs and "shouldnotappear" not in logs
