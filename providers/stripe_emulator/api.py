@@ -41,6 +41,7 @@ def _create_payment_method(call: Call) -> JsonObject:
         metadata=form.metadata(),
     )
     call.state.payment_methods[pm.id] = pm
+    call.state.record("payment_methods.create")
     return wire.payment_method(pm)
 
 

@@ -1,4 +1,9 @@
-"""The emulator's Starlette application: route list, middleware and error mapping."""
+"""The emulator's Starlette application: route list, middleware and error mapping.
+
+Faults: `app.state.faults` is a `providers.emulator_faults.FaultInjector` (also driven
+over HTTP at `/_emulator/faults` with the secret key); its ledger counts the operations
+that really ran.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from providers.emulator_faults import FaultInjector, FaultMiddleware, fault_routes
 from providers.stripe_emulator import api, three_ds
-from providers.stripe_emulator.auth import ApiKeys
-from providers.stripe_emulator.errors import InvalidRequest, unrecognized_url
+from providers.stripe_emulator.auth import ApiKeys, authenticate
+from providers.stripe_emulator.errors import (
+    ApiError,
+    InvalidRequest,
+    fault_error,
+    unrecognized_url,
+)
 from providers.stripe_emulator.pipeline import Settings, error_response
 from providers.stripe_emulator.state import EmulatorState
+from providers.stripe_emulator.wire import dump
 
 # Only tokenization is called from browsers (another origin, as Stripe.js is).
 _TOKENIZATION_CORS = Middleware(
@@ -29,6 +41,8 @@ _TOKENIZATION_CORS = Middleware(
 
 def create_app(*, secret_key: str, publishable_key: str, public_base_url: str) -> Starlette:
     """A fresh emulated account; its state is on `app.state.emulator`."""
+    keys = ApiKeys(secret=secret_key, publishable=publishable_key)
+    faults = FaultInjector()
     routes = [
         Route(
             "/v1/payment_methods",
@@ -46,18 +60,33 @@ def create_app(*, secret_key: str, publishable_key: str, public_base_url: str) -
         Route("/v1/refunds/{id}", api.retrieve_refund),
         Route("/3ds/{pi_id}", three_ds.challenge_page),
         Route("/3ds/{pi_id}/complete", three_ds.complete_challenge, methods=["POST"]),
+        *fault_routes(faults, authorized=lambda request: _has_secret_key(request, keys)),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        # Faults inside RequestIdMiddleware: injected errors carry a Request-Id, as Stripe's do.
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(FaultMiddleware, faults, error_body=_fault_body),
+        ],
         exception_handlers={HTTPException: _http_exception},
     )
-    app.state.emulator = EmulatorState()
-    app.state.emulator_settings = Settings(
-        keys=ApiKeys(secret=secret_key, publishable=publishable_key),
-        public_base_url=public_base_url.rstrip("/"),
-    )
+    app.state.faults = faults
+    app.state.emulator = EmulatorState(ledger=faults.record)
+    app.state.emulator_settings = Settings(keys=keys, public_base_url=public_base_url.rstrip("/"))
     return app
+
+
+def _has_secret_key(request: Request, keys: ApiKeys) -> bool:
+    try:
+        authenticate(request.headers.get("authorization"), keys, publishable_ok=False)
+    except ApiError:
+        return False
+    return True
+
+
+def _fault_body(status: int) -> tuple[bytes, str]:
+    return dump(fault_error(status).body()), "application/json"
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

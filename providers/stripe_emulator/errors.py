@@ -4,7 +4,8 @@
      ├── InvalidRequest           400 / 404, type invalid_request_error
      ├── AuthenticationFailed     401, type invalid_request_error (what Stripe sends)
      ├── CardFailure              402, type card_error
-     └── IdempotencyConflict      400, type idempotency_error
+     ├── IdempotencyConflict      400, type idempotency_error
+     └── ServerFault              5xx, type api_error (only from injected faults)
 
 The official SDK chooses its exception class from the status and `type`, so
 these two values are the contract; the rest is for humans and adapters.
@@ -80,6 +81,23 @@ class CardFailure(ApiError):
 
 class IdempotencyConflict(ApiError):
     error_type = "idempotency_error"
+
+
+class ServerFault(ApiError):
+    status = 500
+    error_type = "api_error"
+
+
+def fault_error(status: int) -> ApiError:
+    """What Stripe answers with the status an injected fault asks for."""
+    if status == 429:
+        return InvalidRequest(
+            "Too many requests hit the API too quickly. We recommend an exponential "
+            "backoff of your requests.",
+            code="rate_limit",
+            status=429,
+        )
+    return ServerFault("An unknown error occurred", status=status)
 
 
 def from_form_error(error: FormError) -> InvalidRequest:

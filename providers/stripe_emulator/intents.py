@@ -97,6 +97,7 @@ def create(
         return_url=return_url,
     )
     state.payment_intents[intent.id] = intent
+    state.record("payment_intents.create")
     return intent
 
 
@@ -193,6 +194,7 @@ def capture(state: EmulatorState, intent: PaymentIntent, amount_to_capture: int 
     intent.amount_received = amount
     intent.amount_capturable = 0
     intent.status = "succeeded"
+    state.record("payment_intents.capture")
 
 
 def cancel(state: EmulatorState, intent: PaymentIntent, reason: str | None) -> None:
@@ -212,9 +214,14 @@ def cancel(state: EmulatorState, intent: PaymentIntent, reason: str | None) -> N
     intent.cancellation_reason = reason
     intent.amount_capturable = 0
     intent.challenge_token = None
+    state.record("payment_intents.cancel")
 
 
 def _authorize(state: EmulatorState, intent: PaymentIntent, pm: PaymentMethod) -> None:
+    # The ledger's "confirm" counts money moving (or being held), so it is recorded
+    # here, whether reached from a confirm call or a completed 3-D Secure challenge;
+    # a decline or a confirm that stops at requires_action is not counted.
+    state.record("payment_intents.confirm")
     charge = _new_charge(state, intent, pm, status="succeeded")
     intent.last_payment_error = None
     if intent.capture_method == "manual":

@@ -65,4 +65,5 @@ def create(
     )
     charge.amount_refunded += refund_amount
     state.refunds[refund.id] = refund
+    state.record("refunds.create")
     return refund

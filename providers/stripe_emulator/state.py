@@ -30,6 +30,15 @@ IntentStatus = Literal[
     "succeeded",
 ]
 CaptureMethod = Literal["automatic", "automatic_async", "manual"]
+# Operations counted in the fault injector's ledger when they really execute.
+LedgerOperation = Literal[
+    "payment_methods.create",
+    "payment_intents.create",
+    "payment_intents.confirm",
+    "payment_intents.capture",
+    "payment_intents.cancel",
+    "refunds.create",
+]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
@@ -125,9 +134,15 @@ class StoredResponse:
 class EmulatorState:
     """One emulated Stripe account, in memory."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        ledger: Callable[[str], None] | None = None,
+    ) -> None:
         self.lock = threading.Lock()
         self.clock = clock
+        self._ledger = ledger
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.payment_intents: dict[str, PaymentIntent] = {}
         self.charges: dict[str, Charge] = {}
@@ -145,6 +160,11 @@ class EmulatorState:
 
     def now(self) -> int:
         return int(self.clock())
+
+    def record(self, operation: LedgerOperation) -> None:
+        """Note that `operation` really ran (never called for an idempotent replay)."""
+        if self._ledger is not None:
+            self._ledger(operation)
 
     @staticmethod
     def new_id(prefix: str) -> str:
