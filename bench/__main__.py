@@ -153,6 +153,9 @@ class Bench:
             CHECKOUT_PRIVATE_PORT=str(free_port()),
             CHECKOUT_STRIPE_API_BASE=stripe,
             CHECKOUT_STRIPE_SECRET_KEY="sk_test_emulator_dev",
+            # The in-process PayPal emulator is idle here; a free port keeps it from
+            # clashing with anything on its default one.
+            CHECKOUT_PAYPAL_EMULATOR_PORT=str(free_port()),
         )
         cli, log = _checkout_cli(), self.tmp / "service.log"
         print(

@@ -36,5 +36,7 @@ Buy something as a guest (paste into another shell):
   curl -s $API/v1/checkouts/$ID -H "X-Checkout-Secret: $SECRET"
 
 Other test cards: 4000000000000002 (declined), 4000002760003184 (3-D Secure).
+PayPal: POST $API/v1/checkouts/$ID/paypal-orders gives an approve_url on the PayPal
+emulator; approve there, then pay with {{"provider":"paypal","payment_token":"<order id>"}}.
 Ctrl-C stops everything.
 """

@@ -109,7 +109,23 @@ class Service:
                     await self._start("stripe emulator", app, "127.0.0.1", s.stripe_emulator_port)
                 )
                 stripe_base = f"http://127.0.0.1:{self.servers[-1].bound_port}"
-            self.ctx = ctx = build_context(s, stripe_api_base=stripe_base)
+            paypal_base = None
+            if s.run_paypal_emulator:
+                from providers.paypal_emulator import create_app as paypal_emulator
+
+                base = f"http://127.0.0.1:{s.paypal_emulator_port}"
+                app = paypal_emulator(
+                    client_id=s.paypal_client_id,
+                    client_secret=str(s.paypal_client_secret),
+                    public_base_url=base,
+                )
+                tasks.append(
+                    await self._start("paypal emulator", app, "127.0.0.1", s.paypal_emulator_port)
+                )
+                paypal_base = f"http://127.0.0.1:{self.servers[-1].bound_port}"
+            self.ctx = ctx = build_context(
+                s, stripe_api_base=stripe_base, paypal_api_base=paypal_base
+            )
             if not s.is_production:
                 await asyncio.to_thread(upgrade, ctx.db.engine)
             else:

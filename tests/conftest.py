@@ -32,6 +32,7 @@ from checkout.db.engine import make_database
 from checkout.db.migrate import upgrade
 from checkout.seed import seed_demo_catalog
 from checkout.web.factory import create_private_app, create_public_app
+from providers.paypal_emulator import create_app as create_paypal_emulator
 from providers.stripe_emulator import create_app as create_stripe_emulator
 
 PG_URL = os.environ.get("CHECKOUT_TEST_DATABASE_URL")
@@ -191,6 +192,39 @@ def stripe_emulator() -> Iterator[Emulator]:
         yield Emulator(base, late.app)
 
 
+@dataclass
+class PayPalEmulator:
+    base_url: str
+    app: Any
+
+    def approve(self, order_id: str, action: str = "approve") -> None:
+        r = httpx.post(
+            f"{self.base_url}/checkoutnow/{order_id}/approve",
+            data={"action": action},
+            follow_redirects=False,
+        )
+        assert r.status_code in (200, 303), r.text
+
+
+PAYPAL_CLIENT = ("test-client", "test-secret")
+
+
+@pytest.fixture(scope="session")
+def paypal_emulator() -> Iterator[PayPalEmulator]:
+    class _Late:
+        app: Any = None
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await self.app(scope, receive, send)
+
+    late = _Late()
+    with ThreadServer(late) as base:
+        late.app = create_paypal_emulator(
+            client_id=PAYPAL_CLIENT[0], client_secret=PAYPAL_CLIENT[1], public_base_url=base
+        )
+        yield PayPalEmulator(base, late.app)
+
+
 def make_settings(db_url: str, data_dir: Path, stripe_base: str, **env: str) -> Settings:
     base = {
         "CHECKOUT_ENV": "dev",
@@ -206,8 +240,17 @@ def make_settings(db_url: str, data_dir: Path, stripe_base: str, **env: str) -> 
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path, stripe_emulator: Emulator) -> Settings:
-    return make_settings(db_url, tmp_path / "data", stripe_emulator.base_url)
+def settings(
+    db_url: str, tmp_path: Path, stripe_emulator: Emulator, paypal_emulator: PayPalEmulator
+) -> Settings:
+    return make_settings(
+        db_url,
+        tmp_path / "data",
+        stripe_emulator.base_url,
+        CHECKOUT_PAYPAL_API_BASE=paypal_emulator.base_url,
+        CHECKOUT_PAYPAL_CLIENT_ID=PAYPAL_CLIENT[0],
+        CHECKOUT_PAYPAL_CLIENT_SECRET=PAYPAL_CLIENT[1],
+    )
 
 
 @pytest.fixture

@@ -114,7 +114,9 @@ class PaymentService:
             ) from None
         except ProviderRejected as exc:
             await self._uow.run(partial(self._fail, payment, "invalid_request", exc.message, None))
-            field = "payment_token" if exc.param in (None, "payment_method") else None
+            field = (
+                "payment_token" if exc.param in (None, "payment_method", "payment_token") else None
+            )
             raise PaymentRejected(exc.message, field=field, payment_id=payment.id) from None
         except ProviderUnavailable as exc:
             # The charge may or may not have happened: the payment stays processing, and

@@ -199,7 +199,11 @@ class PayPalProvider:
     def _call_once(
         self, method: str, path: str, body: dict[str, Any] | None, request_id: str | None
     ) -> Any:
-        headers = {"PayPal-Request-Id": request_id} if request_id else {}
+        # The full object, not PayPal's default minimal answer: settling reads amounts and
+        # the captures or authorizations from it without another round trip.
+        headers = {"Prefer": "return=representation"}
+        if request_id:
+            headers["PayPal-Request-Id"] = request_id
         try:
             if method == "GET":
                 result = self._api.get(path, headers=headers)

@@ -45,6 +45,7 @@ def _env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         CHECKOUT_PUBLIC_PORT=str(ports["public"]),
         CHECKOUT_PRIVATE_PORT=str(ports["private"]),
         CHECKOUT_STRIPE_EMULATOR_PORT=str(ports["stripe"]),
+        CHECKOUT_PAYPAL_EMULATOR_PORT=str(ports["paypal"]),
     )
     return env
 
@@ -64,7 +65,12 @@ def _wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30)
 
 @pytest.fixture
 def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
-    ports = {"public": _free_port(), "private": _free_port(), "stripe": _free_port()}
+    ports = {
+        "public": _free_port(),
+        "private": _free_port(),
+        "stripe": _free_port(),
+        "paypal": _free_port(),
+    }
     log = tmp_path / "serve.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
@@ -75,7 +81,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
             text=True,
         )
         try:
-            lines = _wait_ready(proc, 3)
+            lines = _wait_ready(proc, 4)
             assert f"public listener ready on http://127.0.0.1:{ports['public']}" in lines
             assert f"private listener ready on http://127.0.0.1:{ports['private']}" in lines
             subprocess.run(
@@ -169,7 +175,12 @@ def test_production_refuses_to_start_and_names_the_problems(tmp_path: Path) -> N
 
 
 def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> None:
-    ports = {"public": _free_port(), "private": _free_port(), "stripe": _free_port()}
+    ports = {
+        "public": _free_port(),
+        "private": _free_port(),
+        "stripe": _free_port(),
+        "paypal": _free_port(),
+    }
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", ports["private"]))
         blocker.listen()
