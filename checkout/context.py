@@ -47,12 +47,10 @@ class AppContext:
 
 
 def provider_lease(settings: Settings) -> timedelta:
-    """How long a request may be waiting on a provider: every attempt timing out, plus the
-    backoff between them, plus a margin. Past it, the operation is presumed abandoned."""
-    attempts = DEFAULT_RETRY.attempts
-    return timedelta(
-        seconds=settings.provider_timeout * attempts + DEFAULT_RETRY.max_delay * attempts + 5
-    )
+    """How long a request may be waiting on a provider (every attempt timing out, with the
+    backoff between them) plus a margin for its own database work. Past it, the request is
+    presumed dead and its payment or operation may be taken over."""
+    return timedelta(seconds=DEFAULT_RETRY.worst_case(settings.provider_timeout) + 5)
 
 
 def build_context(
@@ -102,7 +100,7 @@ def build_context(
         # A request holds its key while it may still be waiting on a provider, and a
         # little longer for its own database work.
         idempotency=Idempotency(
-            uow, cipher, lease=provider_lease(settings) + timedelta(seconds=10)
+            uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)
         ),
         registry=registry,
         metrics=HttpMetrics(registry),

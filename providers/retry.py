@@ -27,6 +27,14 @@ class RetryPolicy:
     first_delay: float = 0.2
     max_delay: float = 2.0
 
+    def worst_case(self, timeout: float) -> float:
+        """Seconds a call may take when every attempt times out: the bound callers plan on."""
+        backoff = sum(
+            min(self.max_delay, self.first_delay * 2.0 ** (retry - 1))
+            for retry in range(1, self.attempts)
+        )
+        return float(self.attempts * timeout + backoff)
+
     def delay(self, retry: int) -> float:
         """Full-jitter exponential backoff (retry counts from 1)."""
         ceiling = min(self.max_delay, self.first_delay * 2 ** (retry - 1))

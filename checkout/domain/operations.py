@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from checkout.domain.errors import DomainError
 from checkout.domain.money import Money
-from checkout.domain.payment import Payment, PaymentStatus, transition
+from checkout.domain.payment import Payment, PaymentStatus, advance
 
 
 class OperationKind(StrEnum):
@@ -86,20 +86,25 @@ def check_refund(payment: Payment, amount: int, committed: int) -> Money:
     return Money(amount, payment.amount.currency)
 
 
-def apply(payment: Payment, op: Operation) -> Payment:
-    """The payment after ``op`` succeeded at the provider."""
+def apply(payment: Payment, op: Operation, refunded_total: int) -> Payment:
+    """The payment after ``op`` succeeded at the provider.
+
+    A refresh or a webhook may have told us the same news first, so amounts only grow
+    (``refunded_total`` is the sum of this payment's succeeded refunds, this one included)
+    and the status only moves forward: nothing is counted twice, nothing goes back.
+    """
     if op.kind is OperationKind.CAPTURE:
         return replace(
             payment,
-            status=transition(payment.status, PaymentStatus.CAPTURED),
-            amount_captured=op.amount.amount,
+            status=advance(payment.status, PaymentStatus.CAPTURED),
+            amount_captured=max(payment.amount_captured, op.amount.amount),
         )
     if op.kind is OperationKind.VOID:
-        return replace(payment, status=transition(payment.status, PaymentStatus.VOIDED))
-    refunded = payment.amount_refunded + op.amount.amount
+        return replace(payment, status=advance(payment.status, PaymentStatus.VOIDED))
+    refunded = max(payment.amount_refunded, refunded_total)
     target = (
         PaymentStatus.REFUNDED
         if refunded >= payment.amount_captured
         else PaymentStatus.PARTIALLY_REFUNDED
     )
-    return replace(payment, status=transition(payment.status, target), amount_refunded=refunded)
+    return replace(payment, status=advance(payment.status, target), amount_refunded=refunded)

@@ -196,7 +196,7 @@ class PaymentOperations:
                 settled = op_store.load(conn, op.id)
                 assert settled is not None
                 return settled
-            after = apply(payment, op)
+            after = apply(payment, op, op_store.succeeded_refunds(conn, payment.id))
             if not payment_store.save(conn, payment, after):
                 raise ConflictError("The payment changed meanwhile; refresh it.")
             status = _ORDER_STATUS.get(after.status)

@@ -24,6 +24,11 @@ _COMMITTED_REFUNDS = sa.select(sa.func.coalesce(sa.func.sum(_OP.c.amount), 0)).w
     _OP.c.kind == OperationKind.REFUND.value,
     _OP.c.status != OperationStatus.FAILED.value,
 )
+_SUCCEEDED_REFUNDS = sa.select(sa.func.coalesce(sa.func.sum(_OP.c.amount), 0)).where(
+    _OP.c.payment_id == sa.bindparam("b_payment"),
+    _OP.c.kind == OperationKind.REFUND.value,
+    _OP.c.status == OperationStatus.SUCCEEDED.value,
+)
 _PENDING_OF = sa.select(_OP).where(
     _OP.c.payment_id == sa.bindparam("b_payment"),
     _OP.c.kind == sa.bindparam("b_kind"),
@@ -88,6 +93,10 @@ def of_payment(conn: Connection, payment_id: str) -> list[Operation]:
 
 def committed_refunds(conn: Connection, payment_id: str) -> int:
     return int(conn.execute(_COMMITTED_REFUNDS, {"b_payment": payment_id}).scalar_one())
+
+
+def succeeded_refunds(conn: Connection, payment_id: str) -> int:
+    return int(conn.execute(_SUCCEEDED_REFUNDS, {"b_payment": payment_id}).scalar_one())
 
 
 def settle(

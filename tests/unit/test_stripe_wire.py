@@ -65,3 +65,12 @@ def test_three_decimal_amounts_must_end_in_zero() -> None:
 
 def test_zero_decimal_amounts_pass_unchanged() -> None:
     assert to_stripe_amount(3800, "JPY") == (3800, "jpy")
+
+
+def test_the_retry_policy_bounds_a_call_by_attempts_and_backoff() -> None:
+    from providers.retry import RetryPolicy
+
+    policy = RetryPolicy(attempts=3, first_delay=0.2, max_delay=2.0)
+    assert policy.worst_case(10.0) == pytest.approx(30.0 + 0.2 + 0.4)
+    assert all(0.1 <= policy.delay(1) <= 0.2 for _ in range(50))
+    assert all(policy.delay(9) <= 2.0 for _ in range(50))
