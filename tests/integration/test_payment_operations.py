@@ -150,6 +150,7 @@ async def test_twenty_concurrent_captures_capture_once(
     manual: AppContext, stripe_emulator: Emulator
 ) -> None:
     pay = await _paid(manual, stripe_emulator)
+    captures_before = stripe_emulator.app.state.faults.count("payment_intents.capture")
     outcomes: list[str] = []
 
     async def capture() -> None:
@@ -164,6 +165,9 @@ async def test_twenty_concurrent_captures_capture_once(
             tg.start_soon(capture)
     assert outcomes.count("ok") == 1 and outcomes.count("refused") == 19
     assert _row(manual, "SELECT COUNT(*) FROM payment_operations WHERE kind = 'capture'") == (1,)
+    assert stripe_emulator.app.state.faults.count("payment_intents.capture") == (
+        captures_before + 1
+    )
 
 
 async def test_concurrent_refunds_past_the_captured_amount_are_refused(

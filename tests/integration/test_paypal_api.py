@@ -188,3 +188,48 @@ async def test_manual_capture_authorizes_and_operations_capture_and_refund(
         assert tuple(row) == ("partially_refunded", 5000, 1500)
     finally:
         await ctx.aclose()
+
+
+async def test_refresh_of_a_paypal_payment_reads_the_order(
+    api: httpx.AsyncClient, paypal_emulator: PayPalEmulator
+) -> None:
+    cid, headers = await _checkout(api)
+    order = await _order(api, cid, headers)
+    paypal_emulator.approve(order["paypal_order_id"])
+    pay = (await _pay(api, cid, headers, order["paypal_order_id"])).json()
+    r = await api.post(f"/v1/checkouts/{cid}/payments/{pay['id']}/refresh", headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "captured"
+
+
+async def test_no_paypal_credential_reaches_the_logs_even_at_debug(
+    api: httpx.AsyncClient, paypal_emulator: PayPalEmulator
+) -> None:
+    import io
+    import logging
+
+    from checkout.logs import configure_logging
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("DEBUG", stream)
+    logging.getLogger("paypalrestsdk").setLevel(logging.DEBUG)  # as loud as it gets
+    try:
+        cid, headers = await _checkout(api)
+        order = await _order(api, cid, headers)
+        paypal_emulator.approve(order["paypal_order_id"])
+        assert (await _pay(api, cid, headers, order["paypal_order_id"])).status_code == 201
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    logs = stream.getvalue()
+    tokens = list(paypal_emulator.app.state.paypal.tokens)
+    assert tokens
+    assert "paypalrestsdk" in logs  # the SDK did log, at DEBUG ...
+    assert PAYPAL_CLIENT[1] not in logs  # ... but no secret and no token made it out
+    assert all(token not in logs for token in tokens)
+    assert "Bearer ***" in logs or "Authorization" not in logs
