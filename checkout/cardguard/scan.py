@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
+import orjson
+
 from checkout.cardguard.detect import contains_card_data, is_card_field_name
 
 # Multipart part names, the only field names a multipart body carries outside its values.
@@ -74,8 +76,34 @@ def body_has_card_data(body: bytes, content_type: str) -> bool:
         return _pairs_have_card_data(_parse_form(text))
     if media_type == "multipart/form-data":
         return any(is_card_field_name(m.group(1)) for m in _MULTIPART_NAME.finditer(text))
+    if "\\" not in text:
+        keys = _json_keys(text)
+        if keys is not None:
+            # Without a single escape, every string and number stands in the raw text just
+            # as the app will read it, so the raw scan above has seen every value already;
+            # what is left is the key names, and duplicate keys share theirs.
+            return any(is_card_field_name(key) for key in keys)
     document = _parse_json(text)
     return document is not None and _json_has_card_data(document.value)
+
+
+def _json_keys(text: str) -> list[str] | None:
+    """Every object key in a JSON document (orjson, C speed), or None if it will not parse
+    that way, in which case the full parse below decides."""
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    keys: list[str] = []
+    pending: list[Any] = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            keys.extend(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return keys
 
 
 class _Parsed:

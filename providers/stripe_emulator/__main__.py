@@ -7,18 +7,9 @@ service alone (the benchmark) or pointing several service processes at one emula
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-import uvicorn
-
+from providers.emulator_runner import serve
 from providers.stripe_emulator.app import create_app
-
-
-class _Server(uvicorn.Server):
-    async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
-        await super().startup(sockets)  # type: ignore[arg-type]
-        port = self.servers[0].sockets[0].getsockname()[1]
-        print(f"stripe emulator ready on http://{self.config.host}:{port}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,17 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         publishable_key=args.publishable_key,
         public_base_url=f"http://{args.host}:{args.port}",
     )
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        http="httptools",
-        access_log=False,
-        lifespan="off",
-        server_header=False,
-        log_level="warning",
-    )
-    asyncio.run(_Server(config).serve())
+    serve(app, name="stripe emulator", host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -578,7 +578,7 @@ def test_module_runner_prints_its_ready_line() -> None:
         answer = httpx.post(
             f"{base}/v1/oauth2/token",
             data={"grant_type": "client_credentials"},
-            auth=("emulator-client-id-dev", "emulator-client-secret-dev"),
+            auth=("emulator-dev-client", "emulator-dev-secret"),
         )
         assert answer.status_code == 200 and answer.json()["token_type"] == "Bearer"
     finally:

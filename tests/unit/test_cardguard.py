@@ -359,3 +359,20 @@ def test_a_13_digit_visa_without_a_barcode_check_digit_is_still_found() -> None:
 
 def test_a_16_digit_card_is_never_exempted_as_a_barcode() -> None:
     assert find_pans("4242424242424242") == [(0, 16)]
+
+
+def test_a_card_field_name_is_found_when_the_fast_json_parser_gives_up() -> None:
+    from checkout.cardguard.scan import body_has_card_data
+
+    # A 30-digit integer is valid JSON that orjson refuses; the full parse still runs.
+    body = b'{"big": 123456789012345678901234567890, "cvv": "x"}'
+    assert body_has_card_data(body, "application/json")
+
+
+def test_escaped_and_plain_bodies_are_judged_alike() -> None:
+    from checkout.cardguard.scan import body_has_card_data
+
+    assert body_has_card_data(b'{"note": "\\u0034242424242424242"}', "application/json")
+    assert body_has_card_data(b'{"card_number": "x"}', "application/json")
+    assert not body_has_card_data(b'{"note": "hello", "n": 42}', "application/json")
+    assert not body_has_card_data(b'{"note": "caf\\u00e9"}', "application/json")
