@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from checkout.db.driver_insert import DriverInsert
 from checkout.db.tables import CheckoutRow, utcnow
 from checkout.domain.checkout import Checkout, CheckoutStatus, Contact
 from checkout.domain.money import Money
@@ -17,7 +18,7 @@ _C = CheckoutRow.__table__  # type: ignore[attr-defined]
 TABLE = "checkouts"
 
 # Statements are built once: building one per call costs more than running it.
-_INSERT = sa.insert(_C)
+_INSERT = DriverInsert(_C)
 _BY_ID = sa.select(_C).where(_C.c.id == sa.bindparam("b_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
 _UPDATE = sa.update(_C).where(
@@ -69,8 +70,8 @@ def insert(
     customer_id: str | None,
 ) -> None:
     now = utcnow()
-    conn.execute(
-        _INSERT,
+    _INSERT.execute(
+        conn,
         {
             "id": checkout_id,
             "secret_hash": secret_hash,
