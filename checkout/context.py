@@ -13,6 +13,7 @@ from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
 from checkout.services.operations import PaymentOperations
 from checkout.services.payments import PaymentService
+from checkout.services.paypal_orders import PayPalOrders
 from checkout.services.uow import UnitOfWork
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
@@ -34,6 +35,7 @@ class AppContext:
     checkouts: CheckoutService
     payments: PaymentService
     operations: PaymentOperations
+    paypal_orders: PayPalOrders
     idempotency: Idempotency
     registry: CollectorRegistry
     metrics: HttpMetrics
@@ -97,11 +99,15 @@ def build_context(
             lease=provider_lease(settings),
         ),
         operations=PaymentOperations(uow, providers, lease=provider_lease(settings)),
+        paypal_orders=PayPalOrders(
+            uow,
+            checkouts,
+            paypal if isinstance(paypal := providers.get("paypal"), PayPalProvider) else None,
+            capture_mode=settings.capture_mode,
+        ),
         # A request holds its key while it may still be waiting on a provider, and a
         # little longer for its own database work.
-        idempotency=Idempotency(
-            uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)
-        ),
+        idempotency=Idempotency(uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)),
         registry=registry,
         metrics=HttpMetrics(registry),
     )

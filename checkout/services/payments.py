@@ -51,7 +51,6 @@ from providers.base import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from providers.paypal import PayPalProvider
 
 log = logging.getLogger("checkout.payments")
 
@@ -142,44 +141,6 @@ class PaymentService:
                 payment_id=settled.id,
             )
         return settled
-
-    async def create_paypal_order(
-        self,
-        checkout_id: str,
-        access: CheckoutAccess,
-        *,
-        return_url: str | None,
-        cancel_url: str | None,
-    ) -> tuple[str, str]:
-        """A PayPal order for the checkout's current total: its id and approval URL."""
-        provider = self._providers.get("paypal")
-        if not isinstance(provider, PayPalProvider):
-            raise PaymentRejected("PayPal is not enabled.", field="provider", payment_id="")
-
-        def load() -> Checkout:
-            with self._uow.read() as s:
-                checkout = self._checkouts.authorized(s, checkout_id, access)
-            checkout.ensure_open()
-            return checkout
-
-        checkout = await self._uow.run(load)
-        total = checkout.cart.total
-        try:
-            return await provider.create_order(
-                amount=total.amount,
-                currency=total.currency,
-                reference=checkout.id,
-                capture=self._capture,
-                # One order per version of the cart: a double click gets the same order,
-                # a changed cart a new one.
-                request_id=f"{checkout.id}:paypal-order:{checkout.version}",
-                return_url=return_url,
-                cancel_url=cancel_url,
-            )
-        except ProviderRejected as exc:
-            raise PaymentRejected(exc.message, field=None, payment_id="") from None
-        except ProviderError as exc:
-            raise ProviderDown(exc.message, payment_id="") from None
 
     async def refresh(self, checkout_id: str, payment_id: str, access: CheckoutAccess) -> Payment:
         """Ask the provider where the payment stands (after 3-D Secure, say) and apply it."""

@@ -168,7 +168,7 @@ class PublicEndpoints:
     async def create_paypal_order(self, request: Request) -> Response:
         raw = await request.body()
         body = await read_json(request, PayPalOrderIn) if raw.strip() else PayPalOrderIn()
-        order_id, approve = await self.ctx.payments.create_paypal_order(
+        order_id, approve = await self.ctx.paypal_orders.create(
             _path_id(request, "checkout_id"),
             _access(request),
             return_url=body.return_url,
