@@ -72,21 +72,26 @@ def cmd_seed(_: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
+    from checkout.context import build_context
     from checkout.worker import Worker
 
-    async def main(worker: Worker) -> None:
-        if args.once:
-            print(await worker.run_once())
-            return
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print("worker loop running", flush=True)
-        await worker.run(stop)
+    async def main() -> None:
+        ctx = build_context(_settings())
+        worker = Worker(ctx.uow, ctx.inbox_worker)
+        try:
+            if args.once:
+                print(await worker.run_once())
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            print("worker loop running", flush=True)
+            await worker.run(stop)
+        finally:
+            await ctx.aclose()
 
-    with _unit_of_work(_settings()) as uow:
-        asyncio.run(main(Worker(uow)))
+    asyncio.run(main())
     return 0
 
 

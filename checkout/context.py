@@ -14,6 +14,7 @@ from checkout.services.checkouts import CheckoutService
 from checkout.services.operations import PaymentOperations
 from checkout.services.payments import PaymentService
 from checkout.services.paypal_orders import PayPalOrders
+from checkout.services.provider_events import ProviderEvents
 from checkout.services.uow import UnitOfWork
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
@@ -22,6 +23,8 @@ from providers.base import PaymentProvider
 from providers.paypal import PayPalProvider
 from providers.retry import DEFAULT_RETRY
 from providers.stripe import StripeProvider
+from webhooks.inbox import Inbox
+from webhooks.worker import InboxWorker
 
 
 @dataclass
@@ -36,6 +39,8 @@ class AppContext:
     payments: PaymentService
     operations: PaymentOperations
     paypal_orders: PayPalOrders
+    inbox: Inbox
+    inbox_worker: InboxWorker
     idempotency: Idempotency
     registry: CollectorRegistry
     metrics: HttpMetrics
@@ -82,6 +87,16 @@ def build_context(
     catalog = CatalogService(uow, cache_seconds=settings.catalog_cache_seconds)
     checkouts = CheckoutService(uow, cipher, catalog)
     registry = CollectorRegistry()
+    payments = PaymentService(
+        uow,
+        checkouts,
+        cipher,
+        providers,
+        capture_mode=settings.capture_mode,
+        lease=provider_lease(settings),
+    )
+    inbox = Inbox(uow, cipher)
+    events = ProviderEvents(uow, payments, providers)
     return AppContext(
         settings=settings,
         db=db,
@@ -90,14 +105,7 @@ def build_context(
         providers=providers,
         catalog=catalog,
         checkouts=checkouts,
-        payments=PaymentService(
-            uow,
-            checkouts,
-            cipher,
-            providers,
-            capture_mode=settings.capture_mode,
-            lease=provider_lease(settings),
-        ),
+        payments=payments,
         operations=PaymentOperations(uow, providers, lease=provider_lease(settings)),
         paypal_orders=PayPalOrders(
             uow,
@@ -108,6 +116,8 @@ def build_context(
         # A request holds its key while it may still be waiting on a provider, and a
         # little longer for its own database work.
         idempotency=Idempotency(uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)),
+        inbox=inbox,
+        inbox_worker=InboxWorker(inbox, uow, events.apply),
         registry=registry,
         metrics=HttpMetrics(registry),
     )

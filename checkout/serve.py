@@ -144,7 +144,9 @@ class Service:
                     "private listener", create_private_app(ctx), s.private_host, s.private_port
                 )
             )
-            worker = asyncio.create_task(Worker(ctx.uow).run(self.stop_event), name="worker")
+            worker = asyncio.create_task(
+                Worker(ctx.uow, ctx.inbox_worker).run(self.stop_event), name="worker"
+            )
             tasks.append(worker)
             self.announce("worker loop running")
             if not s.is_production:

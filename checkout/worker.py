@@ -1,32 +1,58 @@
-"""The worker loop: periodic housekeeping now; the webhook inbox and reconciliation join
-it in later issues. Runs inside ``checkout serve`` and alone as ``checkout worker``."""
+"""The worker loop: drains the webhook inbox and does housekeeping (reconciliation joins
+it later). Runs inside ``checkout serve`` and alone as ``checkout worker``; on PostgreSQL
+any number of them share the inbox."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
+from webhooks.worker import InboxWorker
 
 log = logging.getLogger("checkout.worker")
 
 
 class Worker:
-    def __init__(self, uow: UnitOfWork, *, interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        inbox: InboxWorker | None = None,
+        *,
+        interval: float = 1.0,
+        housekeeping_every: float = 60.0,
+    ) -> None:
         self._uow = uow
+        self._inbox = inbox
         self._interval = interval
+        self._housekeeping_every = housekeeping_every
+        self._last_housekeeping = float("-inf")
 
     async def run_once(self) -> dict[str, int]:
-        def purge() -> int:
-            with self._uow.write() as s:
-                return idempotency.purge_expired(s)
+        report: dict[str, int] = {}
+        if self._inbox is not None:
+            # Drain what is due now; a full batch means more are waiting.
+            for _ in range(100):
+                counts = await self._inbox.drain_once()
+                for key, value in counts.items():
+                    report[f"events_{key}"] = report.get(f"events_{key}", 0) + value
+                if sum(counts.values()) == 0:
+                    break
+        now = time.monotonic()
+        if now - self._last_housekeeping >= self._housekeeping_every:
+            self._last_housekeeping = now
+            report["idempotency_keys_purged"] = await self._uow.run(self._purge)
+        return report
 
-        purged = await self._uow.run(purge)
+    def _purge(self) -> int:
+        with self._uow.write() as conn:
+            purged = idempotency.purge_expired(conn)
         if purged:
             log.info("purged expired idempotency keys", extra={"count": purged})
-        return {"idempotency_keys_purged": purged}
+        return purged
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -70,6 +70,26 @@ class ProviderRefund:
     currency: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified webhook event, provider-neutral: what happened to which payment."""
+
+    provider: str
+    event_id: str
+    type: str
+    # The provider's id of the payment object (Stripe PaymentIntent, PayPal order).
+    provider_ref: str | None
+    # Our payment id when the provider echoes it back (Stripe metadata), else None.
+    payment_id: str | None
+    created: int
+
+
+class WebhookRejected(Exception):
+    """A webhook delivery that is forged, malformed or stale; never stored (-> 400).
+
+    The reason is for our logs: it never quotes the header or the body."""
+
+
 class ProviderError(Exception):
     def __init__(self, message: str, *, provider_request_id: str | None = None) -> None:
         super().__init__(message)

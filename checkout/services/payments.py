@@ -142,6 +142,10 @@ class PaymentService:
             )
         return settled
 
+    async def settle(self, payment_id: str, outcome: ProviderPayment) -> Payment:
+        """Apply what the provider says about a payment (a webhook, reconciliation)."""
+        return await self._uow.run(lambda: self._settle(payment_id, outcome))
+
     async def refresh(self, checkout_id: str, payment_id: str, access: CheckoutAccess) -> Payment:
         """Ask the provider where the payment stands (after 3-D Secure, say) and apply it."""
 

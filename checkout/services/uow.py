@@ -67,6 +67,10 @@ class UnitOfWork:
         with conn.begin():
             yield conn
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.db.is_postgres
+
     async def run(self, fn: Callable[[], T]) -> T:
         """Run a unit of database work where it costs least (see the module docstring)."""
         if self._inline:

@@ -21,6 +21,9 @@ _BY_ID_LOCKED = _BY_ID.with_for_update()
 _ACTIVE = sa.select(_PAY).where(
     _PAY.c.checkout_id == sa.bindparam("b_checkout"), _PAY.c.status.not_in(_INACTIVE)
 )
+_BY_REF = sa.select(_PAY).where(
+    _PAY.c.provider == sa.bindparam("b_provider"), _PAY.c.provider_ref == sa.bindparam("b_ref")
+)
 _SAVE = sa.update(_PAY).where(
     _PAY.c.id == sa.bindparam("b_id"), _PAY.c.version == sa.bindparam("b_version")
 )
@@ -86,6 +89,11 @@ def insert(conn: Connection, payment: Payment) -> None:
 
 def load(conn: Connection, payment_id: str, *, for_update: bool = False) -> Payment | None:
     row = conn.execute(_BY_ID_LOCKED if for_update else _BY_ID, {"b_id": payment_id}).one_or_none()
+    return None if row is None else _payment(row)
+
+
+def by_provider_ref(conn: Connection, provider: str, ref: str) -> Payment | None:
+    row = conn.execute(_BY_REF, {"b_provider": provider, "b_ref": ref}).first()
     return None if row is None else _payment(row)
 
 

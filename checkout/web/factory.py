@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
@@ -17,8 +19,10 @@ from checkout.cardguard import CardDataGuard
 from checkout.context import AppContext
 from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
+from checkout.web.errors import error_response
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
+from webhooks.endpoints import WebhookEndpoints
 
 MAX_BODY = 64 * 1024  # API.md: request bodies over 64 KiB are refused with 413
 
@@ -33,8 +37,17 @@ def _build(ctx: AppContext, listener: str, routes: list[BaseRoute]) -> ASGIApp:
     return EdgeMiddleware(app, listener=listener, metrics=ctx.metrics)
 
 
+def _reject_webhook(request: Request, message: str) -> Response:
+    return error_response(400, "invalid_webhook", message, request.scope)
+
+
 def create_public_app(ctx: AppContext) -> ASGIApp:
-    return _build(ctx, "public", public_routes(ctx))
+    hooks = WebhookEndpoints(
+        ctx.inbox,
+        stripe_secrets=[str(s) for s in ctx.settings.stripe_webhook_secrets],
+        reject=_reject_webhook,
+    )
+    return _build(ctx, "public", [*public_routes(ctx), *hooks.routes()])
 
 
 def create_private_app(ctx: AppContext) -> ASGIApp:

@@ -1,0 +1,44 @@
+"""Provider webhook endpoints: verify the raw bytes, store once, answer 200 at once.
+
+Nothing is parsed before the signature holds, nothing is stored when it does not, and no
+processing happens on the request path: the worker applies what the inbox holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from providers.base import WebhookRejected
+from providers.stripe.webhook import parse_event, verify_signature
+from webhooks.inbox import Inbox
+
+log = logging.getLogger("webhooks")
+
+Reject = Callable[[Request, str], Response]
+
+
+class WebhookEndpoints:
+    def __init__(self, inbox: Inbox, *, stripe_secrets: Sequence[str], reject: Reject) -> None:
+        self._inbox = inbox
+        self._stripe_secrets = tuple(stripe_secrets)
+        self._reject = reject
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/webhooks/stripe", self.stripe, methods=["POST"])]
+
+    async def stripe(self, request: Request) -> Response:
+        payload = await request.body()
+        try:
+            verify_signature(payload, request.headers.get("stripe-signature"), self._stripe_secrets)
+            event = parse_event(payload)
+        except WebhookRejected as exc:
+            # The reason is ours and never quotes the request; it goes to the log only.
+            log.warning("stripe webhook refused", extra={"reason": str(exc)})
+            return self._reject(request, "The webhook could not be verified.")
+        fresh = await self._inbox.store(event, payload)
+        return JSONResponse({"received": True, "duplicate": not fresh})

@@ -1,0 +1,144 @@
+"""Storing verified events once, and handing due ones to a worker.
+
+Storing is one ``INSERT … ON CONFLICT DO NOTHING``: the same event delivered fifty times
+at once leaves one row, and every delivery can be answered 200. Claiming on PostgreSQL
+uses ``FOR UPDATE SKIP LOCKED`` so any number of workers drain the inbox without taking
+the same row; on SQLite one process holds the write lock anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from customers.pii import PiiCipher
+from providers.base import ProviderEvent
+from webhooks.tables import WebhookEventRow
+from webhooks.transactions import Transactions
+
+_W: sa.Table = WebhookEventRow.__table__  # type: ignore[attr-defined]
+_TABLE = "webhook_events"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    event: ProviderEvent
+    attempts: int
+
+
+class Inbox:
+    def __init__(self, tx: Transactions, cipher: PiiCipher) -> None:
+        self._tx = tx
+        self._cipher = cipher
+
+    def _aad_id(self, event: ProviderEvent) -> str:
+        # Bound to (provider, event id), which is unique: a payload moved to another row
+        # does not decrypt.
+        return f"{event.provider}/{event.event_id}"
+
+    async def store(self, event: ProviderEvent, payload: bytes) -> bool:
+        """Keep the event; False if it was already kept (a duplicate delivery)."""
+        enc = self._cipher.encrypt(
+            payload.decode("utf-8", errors="replace"),
+            table=_TABLE,
+            column="payload",
+            row_id=self._aad_id(event),
+        )
+        now = _now()
+        values = {
+            "provider": event.provider,
+            "event_id": event.event_id,
+            "type": event.type[:100],
+            "provider_ref": event.provider_ref,
+            "payment_id": event.payment_id,
+            "payload_enc": enc,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "received_at": now,
+        }
+
+        def insert() -> bool:
+            with self._tx.write() as conn:
+                factory = pg_insert if self._tx.is_postgres else sqlite_insert
+                stmt = (
+                    factory(_W)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+                    .returning(_W.c.id)
+                )
+                return conn.execute(stmt).first() is not None
+
+        return await self._tx.run(insert)
+
+    def claim_due(self, conn: Connection, limit: int) -> list[StoredEvent]:
+        q = (
+            sa.select(_W)
+            .where(_W.c.status == "pending", _W.c.next_attempt_at <= _now())
+            .order_by(_W.c.next_attempt_at, _W.c.id)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        return [
+            StoredEvent(
+                id=row.id,
+                event=ProviderEvent(
+                    row.provider,
+                    row.event_id,
+                    row.type,
+                    row.provider_ref,
+                    row.payment_id,
+                    0,
+                ),
+                attempts=row.attempts,
+            )
+            for row in conn.execute(q)
+        ]
+
+    @staticmethod
+    def processed(conn: Connection, event_id: int) -> None:
+        conn.execute(
+            sa.update(_W)
+            .where(_W.c.id == event_id)
+            .values(status="processed", processed_at=_now(), last_error=None)
+        )
+
+    @staticmethod
+    def retry_later(conn: Connection, stored: StoredEvent, delay: timedelta, why: str) -> None:
+        conn.execute(
+            sa.update(_W)
+            .where(_W.c.id == stored.id)
+            .values(
+                attempts=stored.attempts + 1,
+                next_attempt_at=_now() + delay,
+                last_error=why[:500],
+            )
+        )
+
+    @staticmethod
+    def dead(conn: Connection, stored: StoredEvent, why: str) -> None:
+        conn.execute(
+            sa.update(_W)
+            .where(_W.c.id == stored.id)
+            .values(status="dead", attempts=stored.attempts + 1, last_error=why[:500])
+        )
+
+    def payload(self, conn: Connection, stored: StoredEvent) -> Any:
+        row = conn.execute(sa.select(_W.c.payload_enc).where(_W.c.id == stored.id)).one()
+        text = self._cipher.decrypt(
+            row[0], table=_TABLE, column="payload", row_id=self._aad_id(stored.event)
+        )
+        return json.loads(text)
