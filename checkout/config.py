@@ -62,6 +62,7 @@ class Settings:
     paypal_client_id: str = ""
     paypal_client_secret: Secret = field(default_factory=lambda: Secret(""))
     paypal_webhook_id: str = ""
+    paypal_ca_bundle: Path | None = None
     run_paypal_emulator: bool = False
 
     @property
@@ -236,6 +237,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not paypal_secret or paypal_secret == DEV_PAYPAL_CLIENT_SECRET:
             problems.append("CHECKOUT_PAYPAL_CLIENT_SECRET is missing or the dev emulator's")
 
+    bundle = env.get("CHECKOUT_PAYPAL_CA_BUNDLE")
+    if bundle and not Path(bundle).is_file():
+        problems.append("CHECKOUT_PAYPAL_CA_BUNDLE is not a readable file")
+
     capture = env.get("CHECKOUT_CAPTURE_MODE", "automatic")
     if capture not in ("automatic", "manual"):
         problems.append("CHECKOUT_CAPTURE_MODE must be 'automatic' or 'manual'")
@@ -267,6 +272,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         paypal_client_id=paypal_id,
         paypal_client_secret=Secret(paypal_secret),
         paypal_webhook_id=env.get("CHECKOUT_PAYPAL_WEBHOOK_ID", ""),
+        paypal_ca_bundle=Path(env["CHECKOUT_PAYPAL_CA_BUNDLE"])
+        if env.get("CHECKOUT_PAYPAL_CA_BUNDLE")
+        else None,
         run_paypal_emulator=run_paypal_emulator,
         stripe_api_base=stripe_base.rstrip("/"),
         stripe_secret_key=Secret(stripe_key),

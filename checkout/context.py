@@ -21,6 +21,7 @@ from checkout.web.idempotency import Idempotency
 from customers.pii import PiiCipher
 from providers.base import PaymentProvider
 from providers.paypal import PayPalProvider
+from providers.paypal.webhook_signature import PayPalVerifier, httpx_fetcher
 from providers.retry import DEFAULT_RETRY
 from providers.stripe import StripeProvider
 from webhooks.inbox import Inbox
@@ -40,6 +41,7 @@ class AppContext:
     operations: PaymentOperations
     paypal_orders: PayPalOrders
     inbox: Inbox
+    paypal_webhooks: PayPalVerifier | None
     inbox_worker: InboxWorker
     idempotency: Idempotency
     registry: CollectorRegistry
@@ -58,6 +60,18 @@ def provider_lease(settings: Settings) -> timedelta:
     backoff between them) plus a margin for its own database work. Past it, the request is
     presumed dead and its payment or operation may be taken over."""
     return timedelta(seconds=DEFAULT_RETRY.worst_case(settings.provider_timeout) + 5)
+
+
+def _paypal_verifier(settings: Settings) -> PayPalVerifier | None:
+    """PayPal webhooks verify only with a webhook id and the roots PayPal's certificate
+    chains to (a PEM bundle); without both, /webhooks/paypal stores nothing."""
+    if not settings.paypal_webhook_id or settings.paypal_ca_bundle is None:
+        return None
+    return PayPalVerifier(
+        webhook_id=settings.paypal_webhook_id,
+        ca_bundle_pem=settings.paypal_ca_bundle.read_bytes(),
+        fetch=httpx_fetcher(),
+    )
 
 
 def build_context(
@@ -117,6 +131,7 @@ def build_context(
         # little longer for its own database work.
         idempotency=Idempotency(uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)),
         inbox=inbox,
+        paypal_webhooks=_paypal_verifier(settings),
         inbox_worker=InboxWorker(inbox, uow, events.apply),
         registry=registry,
         metrics=HttpMetrics(registry),

@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from providers.base import WebhookRejected
+from providers.paypal.webhook import parse_event as parse_paypal_event
+from providers.paypal.webhook_signature import PayPalVerifier, SignatureError
 from providers.stripe.webhook import parse_event, verify_signature
 from webhooks.inbox import Inbox
 
@@ -23,13 +25,40 @@ Reject = Callable[[Request, str], Response]
 
 
 class WebhookEndpoints:
-    def __init__(self, inbox: Inbox, *, stripe_secrets: Sequence[str], reject: Reject) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        *,
+        stripe_secrets: Sequence[str],
+        paypal: PayPalVerifier | None,
+        reject: Reject,
+    ) -> None:
         self._inbox = inbox
         self._stripe_secrets = tuple(stripe_secrets)
+        self._paypal = paypal
         self._reject = reject
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/webhooks/stripe", self.stripe, methods=["POST"])]
+        return [
+            Route("/webhooks/stripe", self.stripe, methods=["POST"]),
+            Route("/webhooks/paypal", self.paypal, methods=["POST"]),
+        ]
+
+    async def paypal(self, request: Request) -> Response:
+        payload = await request.body()
+        if self._paypal is None:
+            # Without a webhook id and trust anchors nothing can be verified, so nothing
+            # is stored: the same answer as a forged delivery.
+            log.warning("paypal webhook refused", extra={"reason": "not configured"})
+            return self._reject(request, "The webhook could not be verified.")
+        try:
+            await self._paypal.verify(request.headers, payload)
+            event = parse_paypal_event(payload)
+        except (SignatureError, WebhookRejected) as exc:
+            log.warning("paypal webhook refused", extra={"reason": str(exc)})
+            return self._reject(request, "The webhook could not be verified.")
+        fresh = await self._inbox.store(event, payload)
+        return JSONResponse({"received": True, "duplicate": not fresh})
 
     async def stripe(self, request: Request) -> Response:
         payload = await request.body()

@@ -16,8 +16,8 @@ from checkout.store import payments as store
 from providers.base import PaymentProvider, ProviderEvent
 from webhooks.worker import Outcome
 
-# Stripe event types that can change a payment; others are recorded and left alone.
-_RELEVANT_PREFIXES = ("payment_intent.", "charge.")
+# Event types that can change a payment; others are recorded and left alone.
+_RELEVANT_PREFIXES = ("payment_intent.", "charge.", "PAYMENT.", "CHECKOUT.ORDER.")
 
 
 class ProviderEvents:

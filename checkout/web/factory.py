@@ -45,6 +45,7 @@ def create_public_app(ctx: AppContext) -> ASGIApp:
     hooks = WebhookEndpoints(
         ctx.inbox,
         stripe_secrets=[str(s) for s in ctx.settings.stripe_webhook_secrets],
+        paypal=ctx.paypal_webhooks,
         reject=_reject_webhook,
     )
     return _build(ctx, "public", [*public_routes(ctx), *hooks.routes()])
