@@ -77,7 +77,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         ctx = build_context(_settings())
-        worker = Worker(ctx.uow, ctx.inbox_worker)
+        worker = Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler)
         try:
             if args.once:
                 print(await worker.run_once())
@@ -95,6 +95,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import json
+    from datetime import timedelta
+
+    from checkout.context import build_context
+
+    async def main() -> dict[str, object]:
+        ctx = build_context(_settings())
+        try:
+            report = await ctx.reconciler.run_once(timedelta(seconds=args.older_than))
+        finally:
+            await ctx.aclose()
+        return report.as_dict()
+
+    print(json.dumps(asyncio.run(main()), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="the worker loop alone")
     worker.add_argument("--once", action="store_true", help="one pass, then exit")
     worker.set_defaults(fn=cmd_worker)
+    reconcile = sub.add_parser("reconcile", help="one reconciliation pass")
+    reconcile.add_argument(
+        "--older-than", type=int, default=600, help="seconds a payment must be unsettled"
+    )
+    reconcile.set_defaults(fn=cmd_reconcile)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

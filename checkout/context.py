@@ -15,6 +15,7 @@ from checkout.services.operations import PaymentOperations
 from checkout.services.payments import PaymentService
 from checkout.services.paypal_orders import PayPalOrders
 from checkout.services.provider_events import ProviderEvents
+from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
@@ -41,6 +42,7 @@ class AppContext:
     operations: PaymentOperations
     paypal_orders: PayPalOrders
     inbox: Inbox
+    reconciler: Reconciler
     paypal_webhooks: PayPalVerifier | None
     inbox_worker: InboxWorker
     idempotency: Idempotency
@@ -131,6 +133,7 @@ def build_context(
         # little longer for its own database work.
         idempotency=Idempotency(uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)),
         inbox=inbox,
+        reconciler=Reconciler(uow, payments, providers),
         paypal_webhooks=_paypal_verifier(settings),
         inbox_worker=InboxWorker(inbox, uow, events.apply),
         registry=registry,

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import time
 
+from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
 from webhooks.worker import InboxWorker
@@ -21,12 +22,14 @@ class Worker:
         self,
         uow: UnitOfWork,
         inbox: InboxWorker | None = None,
+        reconciler: Reconciler | None = None,
         *,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
     ) -> None:
         self._uow = uow
         self._inbox = inbox
+        self._reconciler = reconciler
         self._interval = interval
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping = float("-inf")
@@ -45,6 +48,9 @@ class Worker:
         if now - self._last_housekeeping >= self._housekeeping_every:
             self._last_housekeeping = now
             report["idempotency_keys_purged"] = await self._uow.run(self._purge)
+            if self._reconciler is not None:
+                settled = await self._reconciler.run_once()
+                report["payments_reconciled"] = len(settled.changed)
         return report
 
     def _purge(self) -> int:

@@ -89,6 +89,12 @@ class PaymentService:
         payment = await self._uow.run(lambda: self._write_ahead(checkout_id, access, cmd))
         if payment is None:
             raise PriceChanged("prices changed since the checkout was priced")
+        return await self._send_charge(payment, provider)
+
+    async def _send_charge(self, payment: Payment, provider: PaymentProvider) -> Payment:
+        """Ask the provider to charge a written-ahead payment (again, under its own key,
+        when taking one over) and record the answer."""
+        checkout_id = payment.checkout_id
         try:
             outcome = await provider.charge(
                 ChargeRequest(
@@ -96,7 +102,7 @@ class PaymentService:
                     amount=payment.amount.amount,
                     currency=payment.amount.currency,
                     # The stored ones: a taken-over charge must be sent exactly as first.
-                    token=payment.payment_token or cmd.token,
+                    token=payment.payment_token or "",
                     capture=payment.capture_method == "automatic",
                     idempotency_key=payment.key_for("charge"),
                     return_url=payment.return_url,
@@ -121,13 +127,14 @@ class PaymentService:
             # The charge may or may not have happened: the payment stays processing, and
             # the same key settles it later (refresh, webhook or reconciliation).
             log.warning(
-                "provider unavailable", extra={"payment_id": payment.id, "provider": cmd.provider}
+                "provider unavailable",
+                extra={"payment_id": payment.id, "provider": payment.provider},
             )
             raise ProviderDown(exc.message, payment_id=payment.id) from None
         except ProviderError as exc:
             log.error(
                 "provider refused our request",
-                extra={"payment_id": payment.id, "provider": cmd.provider},
+                extra={"payment_id": payment.id, "provider": payment.provider},
             )
             await self._uow.run(partial(self._fail, payment, "provider_error", exc.message, None))
             raise ProviderDown(
@@ -141,6 +148,29 @@ class PaymentService:
                 payment_id=settled.id,
             )
         return settled
+
+    async def resume(self, payment_id: str) -> Payment | None:
+        """Re-send a charge whose outcome never reached us, once its lease has run out
+        (reconciliation); None when there is nothing to resume."""
+
+        def take() -> Payment | None:
+            with self._uow.write() as s:
+                current = store.load(s, payment_id, for_update=True)
+                if current is None or current.status is not PaymentStatus.PROCESSING:
+                    return None
+                now = utcnow()
+                if current.locked_until is not None and current.locked_until > now:
+                    return None
+                taken = replace(current, locked_until=now + self._lease)
+                if not store.save(s, current, taken):
+                    return None
+                return replace(taken, version=current.version + 1)
+
+        payment = await self._uow.run(take)
+        provider = self._providers.get(payment.provider) if payment else None
+        if payment is None or provider is None:
+            return None
+        return await self._send_charge(payment, provider)
 
     async def settle(self, payment_id: str, outcome: ProviderPayment) -> Payment:
         """Apply what the provider says about a payment (a webhook, reconciliation)."""

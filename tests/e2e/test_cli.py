@@ -37,3 +37,10 @@ def test_a_bad_setting_is_named_and_exits_2(tmp_path: Path) -> None:
     r = _run(["migrate"], "mysql://nope", tmp_path)
     assert r.returncode == 2
     assert "DATABASE_URL" in r.stderr
+
+
+def test_reconcile_prints_its_report(db_url: str, tmp_path: Path) -> None:
+    assert _run(["migrate"], db_url, tmp_path).returncode == 0
+    r = _run(["reconcile", "--older-than", "0"], db_url, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert '"checked": 0' in r.stdout and '"changed": {}' in r.stdout
