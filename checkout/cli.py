@@ -113,6 +113,18 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks_replay(args: argparse.Namespace) -> int:
+    from webhooks.inbox import requeue
+
+    with _unit_of_work(_settings()) as uow, uow.write() as conn:
+        matched = requeue(conn, args.provider, args.event_id)
+    if not matched:
+        print(f"checkout: no stored event {args.event_id}", file=sys.stderr)
+        return 1
+    print(f"event {args.event_id} queued again; the worker applies it on its next pass")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         "--older-than", type=int, default=600, help="seconds a payment must be unsettled"
     )
     reconcile.set_defaults(fn=cmd_reconcile)
+    hooks = sub.add_parser("webhooks", help="the webhook inbox").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    replay = hooks.add_parser("replay", help="reprocess one stored event")
+    replay.add_argument("event_id")
+    replay.add_argument("--provider", choices=["stripe", "paypal"], default=None)
+    replay.set_defaults(fn=cmd_webhooks_replay)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

@@ -142,3 +142,15 @@ class Inbox:
             row[0], table=_TABLE, column="payload", row_id=self._aad_id(stored.event)
         )
         return json.loads(text)
+
+
+def requeue(conn: Connection, provider: str | None, event_id: str) -> int:
+    """Hand a stored event to the worker again (``checkout webhooks replay``); how many
+    rows matched. Applying is idempotent, so replaying a processed event is safe."""
+    q = sa.update(_W).where(_W.c.event_id == event_id)
+    if provider is not None:
+        q = q.where(_W.c.provider == provider)
+    result = conn.execute(
+        q.values(status="pending", attempts=0, next_attempt_at=_now(), last_error=None)
+    )
+    return int(result.rowcount)

@@ -44,3 +44,26 @@ def test_reconcile_prints_its_report(db_url: str, tmp_path: Path) -> None:
     r = _run(["reconcile", "--older-than", "0"], db_url, tmp_path)
     assert r.returncode == 0, r.stderr
     assert '"checked": 0' in r.stdout and '"changed": {}' in r.stdout
+
+
+def test_webhooks_replay_requeues_a_stored_event(db_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    assert _run(["migrate"], db_url, tmp_path).returncode == 0
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_events (provider, event_id, type, payload_enc, status, "
+                "attempts, next_attempt_at, received_at, last_error) VALUES ('stripe', "
+                "'evt_dead', 'payment_intent.succeeded', :p, 'dead', 15, :t, :t, 'gave up')"
+            ),
+            {"p": b"x", "t": "2026-01-01 00:00:00"},
+        )
+    assert _run(["webhooks", "replay", "evt_missing"], db_url, tmp_path).returncode == 1
+    r = _run(["webhooks", "replay", "evt_dead"], db_url, tmp_path)
+    assert r.returncode == 0, r.stderr
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT status, attempts, last_error FROM webhook_events")).one()
+    engine.dispose()
+    assert tuple(row) == ("pending", 0, None)
