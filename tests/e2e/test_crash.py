@@ -116,7 +116,18 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
 
             clicker = threading.Thread(target=first_click)
             clicker.start()
-            time.sleep(1.0)
+            # Kill once the payment is written ahead, i.e. the charge is on its way to the
+            # provider (which takes 2.5 s): polling, not a fixed sleep, so a slow machine
+            # cannot kill the process before it called the provider.
+            engine = sa.create_engine(db_url)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    if conn.execute(sa.text("SELECT COUNT(*) FROM payments")).scalar_one():
+                        break
+                time.sleep(0.05)
+            engine.dispose()
+            time.sleep(0.5)
             serve.kill()
             serve.wait()
             clicker.join(timeout=20)
