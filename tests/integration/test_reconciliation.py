@@ -91,3 +91,35 @@ async def test_a_charge_lost_in_flight_is_resent_under_its_key_and_settled(
             assert conn.execute(sa.text("SELECT COUNT(*) FROM orders")).scalar_one() == 1
     finally:
         await up.aclose()
+
+
+async def test_a_provider_amount_that_differs_is_held_for_review_never_paid(
+    db_url: str, tmp_path: Path
+) -> None:
+    from providers.base import ProviderPayment
+
+    ctx = build_context(make_settings(db_url, tmp_path / "d", "http://127.0.0.1:9"))
+    seed_demo_catalog(ctx.catalog)
+    try:
+        transport = httpx.ASGITransport(app=create_public_app(ctx))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            chk = (await api.post("/v1/checkouts", json=checkout_body())).json()
+            r = await api.post(
+                f"/v1/checkouts/{chk['id']}/payments",
+                headers={"X-Checkout-Secret": chk["client_secret"]},
+                json={"provider": "stripe", "payment_token": "pm_x"},
+            )
+            payment_id = r.json()["error"]["payment_id"]
+            # The provider says it captured 1.00 less than we asked for.
+            wrong = ProviderPayment("pi_wrong", "captured", 6100, "USD", amount_captured=6100)
+            settled = await ctx.payments.settle(payment_id, wrong)
+            assert settled.order_id is None
+            assert settled.failure_message == "amount mismatch: held for review"
+            again = await api.get(
+                f"/v1/checkouts/{chk['id']}", headers={"X-Checkout-Secret": chk["client_secret"]}
+            )
+            assert again.json()["status"] == "open"
+        with ctx.db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM orders")).scalar_one() == 0
+    finally:
+        await ctx.aclose()
