@@ -100,10 +100,19 @@ class Service:
                 from providers.stripe_emulator import create_app as stripe_emulator
 
                 base = f"http://127.0.0.1:{s.stripe_emulator_port}"
+                # It delivers its webhooks to our own public listener, signed with the
+                # first configured secret: the dev loop exercises the whole inbox path.
+                hook_url = (
+                    f"http://{s.public_host}:{s.public_port}/webhooks/stripe"
+                    if s.public_port and s.stripe_webhook_secrets
+                    else None
+                )
                 app = stripe_emulator(
                     secret_key=str(s.stripe_secret_key),
                     publishable_key=s.stripe_publishable_key,
                     public_base_url=base,
+                    webhook_url=hook_url,
+                    webhook_secret=str(s.stripe_webhook_secrets[0]) if hook_url else None,
                 )
                 tasks.append(
                     await self._start("stripe emulator", app, "127.0.0.1", s.stripe_emulator_port)

@@ -27,6 +27,7 @@ from providers.stripe_emulator.errors import (
 )
 from providers.stripe_emulator.pipeline import Settings, error_response
 from providers.stripe_emulator.state import EmulatorState
+from providers.stripe_emulator.webhooks import DeliverAfterResponse, WebhookDeliverer
 from providers.stripe_emulator.wire import dump
 
 # Only tokenization is called from browsers (another origin, as Stripe.js is).
@@ -39,10 +40,26 @@ _TOKENIZATION_CORS = Middleware(
 )
 
 
-def create_app(*, secret_key: str, publishable_key: str, public_base_url: str) -> Starlette:
-    """A fresh emulated account; its state is on `app.state.emulator`."""
+def create_app(
+    *,
+    secret_key: str,
+    publishable_key: str,
+    public_base_url: str,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> Starlette:
+    """A fresh emulated account; its state is on `app.state.emulator`. With a webhook URL
+    and secret it also delivers signed events there, as a Stripe webhook endpoint would."""
     keys = ApiKeys(secret=secret_key, publishable=publishable_key)
     faults = FaultInjector()
+    state = EmulatorState(ledger=faults.record)
+    deliverer = (
+        WebhookDeliverer(
+            state, url=webhook_url, secret=webhook_secret, public_base_url=public_base_url
+        )
+        if webhook_url and webhook_secret
+        else None
+    )
     routes = [
         Route(
             "/v1/payment_methods",
@@ -66,13 +83,15 @@ def create_app(*, secret_key: str, publishable_key: str, public_base_url: str) -
         routes=routes,
         # Faults inside RequestIdMiddleware: injected errors carry a Request-Id, as Stripe's do.
         middleware=[
+            Middleware(DeliverAfterResponse, deliverer),
             Middleware(RequestIdMiddleware),
             Middleware(FaultMiddleware, faults, error_body=_fault_body),
         ],
         exception_handlers={HTTPException: _http_exception},
     )
     app.state.faults = faults
-    app.state.emulator = EmulatorState(ledger=faults.record)
+    app.state.emulator = state
+    app.state.webhooks = deliverer
     app.state.emulator_settings = Settings(keys=keys, public_base_url=public_base_url.rstrip("/"))
     return app
 

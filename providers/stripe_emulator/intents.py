@@ -134,6 +134,7 @@ def confirm(
         intent.status = "requires_action"
         intent.last_payment_error = None
         intent.challenge_token = secrets.token_urlsafe(32)
+        state.emit("payment_intent.requires_action", intent)
     else:
         charge = _new_charge(state, intent, pm, status="failed", failure_code=outcome.code)
         _fail(
@@ -147,6 +148,7 @@ def confirm(
                 charge=charge.id,
             ),
         )
+        state.emit("payment_intent.payment_failed", intent)
         raise PaymentDeclined(intent, pm)
 
 
@@ -167,6 +169,7 @@ def finish_authentication(state: EmulatorState, intent: PaymentIntent, *, passed
                 payment_method=pm.id,
             ),
         )
+        state.emit("payment_intent.payment_failed", intent)
 
 
 def capture(state: EmulatorState, intent: PaymentIntent, amount_to_capture: int | None) -> None:
@@ -195,6 +198,7 @@ def capture(state: EmulatorState, intent: PaymentIntent, amount_to_capture: int 
     intent.amount_capturable = 0
     intent.status = "succeeded"
     state.record("payment_intents.capture")
+    state.emit("payment_intent.succeeded", intent)
 
 
 def cancel(state: EmulatorState, intent: PaymentIntent, reason: str | None) -> None:
@@ -215,6 +219,7 @@ def cancel(state: EmulatorState, intent: PaymentIntent, reason: str | None) -> N
     intent.amount_capturable = 0
     intent.challenge_token = None
     state.record("payment_intents.cancel")
+    state.emit("payment_intent.canceled", intent)
 
 
 def _authorize(state: EmulatorState, intent: PaymentIntent, pm: PaymentMethod) -> None:
@@ -232,6 +237,12 @@ def _authorize(state: EmulatorState, intent: PaymentIntent, pm: PaymentMethod) -
         charge.amount_captured = intent.amount
         intent.status = "succeeded"
         intent.amount_received = intent.amount
+    state.emit(
+        "payment_intent.amount_capturable_updated"
+        if intent.status == "requires_capture"
+        else "payment_intent.succeeded",
+        intent,
+    )
 
 
 def _fail(intent: PaymentIntent, error: PaymentError) -> None:

@@ -66,4 +66,5 @@ def create(
     charge.amount_refunded += refund_amount
     state.refunds[refund.id] = refund
     state.record("refunds.create")
+    state.emit("charge.refunded", intent)
     return refund

@@ -143,6 +143,9 @@ class EmulatorState:
         self.lock = threading.Lock()
         self.clock = clock
         self._ledger = ledger
+        # Called with (event type, intent) whenever a PaymentIntent changes in a way
+        # Stripe announces by webhook; the app wires it to its webhook deliverer.
+        self.on_event: Callable[[str, PaymentIntent], None] | None = None
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.payment_intents: dict[str, PaymentIntent] = {}
         self.charges: dict[str, Charge] = {}
@@ -165,6 +168,10 @@ class EmulatorState:
         """Note that `operation` really ran (never called for an idempotent replay)."""
         if self._ledger is not None:
             self._ledger(operation)
+
+    def emit(self, event_type: str, intent: PaymentIntent) -> None:
+        if self.on_event is not None:
+            self.on_event(event_type, intent)
 
     @staticmethod
     def new_id(prefix: str) -> str:

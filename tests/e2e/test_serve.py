@@ -215,3 +215,50 @@ def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "run `checkout migrate`" in r.stderr
     assert "ready on" not in r.stdout
+
+
+def test_three_d_secure_is_settled_by_the_emulators_webhook_alone(served: Served) -> None:
+    with httpx.Client(timeout=10) as http:
+        pm = http.post(
+            f"{served.stripe}/v1/payment_methods",
+            headers={"Authorization": "Bearer pk_test_emulator_dev"},
+            data={
+                "type": "card",
+                "card[number]": "4000002760003184",
+                "card[exp_month]": "12",
+                "card[exp_year]": "2034",
+            },
+        ).json()["id"]
+        body = http.post(
+            f"{served.api}/v1/checkouts",
+            json={"currency": "USD", "lines": [{"sku": "MUG-WHITE", "quantity": 1}]},
+        ).json()
+        secret = {"X-Checkout-Secret": body["client_secret"]}
+        pay = http.post(
+            f"{served.api}/v1/checkouts/{body['id']}/payments",
+            headers=secret,
+            json={
+                "provider": "stripe",
+                "payment_token": pm,
+                "return_url": "https://shop.example/return",
+            },
+        ).json()
+        assert pay["status"] == "requires_action"
+        url = httpx.URL(pay["next_action"]["url"])
+        done = http.post(
+            f"{served.stripe}{url.path}/complete",
+            data={"outcome": "succeed", "token": url.params["token"]},
+        )
+        assert done.status_code in (200, 303)
+        # No refresh: the emulator's signed webhook reaches /webhooks/stripe, the inbox
+        # keeps it, and the worker loop settles the payment.
+        deadline = time.monotonic() + 15
+        status = ""
+        while time.monotonic() < deadline:
+            status = http.get(f"{served.api}/v1/checkouts/{body['id']}", headers=secret).json()[
+                "status"
+            ]
+            if status == "completed":
+                break
+            time.sleep(0.2)
+        assert status == "completed"
