@@ -156,15 +156,7 @@ class PaymentService:
         def take() -> Payment | None:
             with self._uow.write() as s:
                 current = store.load(s, payment_id, for_update=True)
-                if current is None or current.status is not PaymentStatus.PROCESSING:
-                    return None
-                now = utcnow()
-                if current.locked_until is not None and current.locked_until > now:
-                    return None
-                taken = replace(current, locked_until=now + self._lease)
-                if not store.save(s, current, taken):
-                    return None
-                return replace(taken, version=current.version + 1)
+                return None if current is None else self._claim_lease(s, current)
 
         payment = await self._uow.run(take)
         provider = self._providers.get(payment.provider) if payment else None
@@ -244,17 +236,25 @@ class PaymentService:
         the very same charge, same key and same parameters, so the provider answers with
         what it did the first time instead of charging again.
         """
-        now = utcnow()
-        if active.status is not PaymentStatus.PROCESSING or (
-            active.locked_until is not None and active.locked_until > now
-        ):
-            raise ConflictError("A payment for this checkout is already in progress.")
-        if active.provider != cmd.provider:
+        if active.status is PaymentStatus.PROCESSING and active.provider != cmd.provider:
             raise ConflictError("A payment with another provider is being confirmed.")
-        taken = replace(active, locked_until=now + self._lease)
-        if not store.save(s, active, taken):
+        taken = self._claim_lease(s, active)
+        if taken is None:
             raise ConflictError("A payment for this checkout is already in progress.")
-        return replace(taken, version=active.version + 1)
+        return taken
+
+    def _claim_lease(self, s: Connection, payment: Payment) -> Payment | None:
+        """Take over a ``processing`` payment whose lease ran out (its request presumed
+        dead): the payment with a fresh lease, or None if it is not ours to take."""
+        now = utcnow()
+        if payment.status is not PaymentStatus.PROCESSING or (
+            payment.locked_until is not None and payment.locked_until > now
+        ):
+            return None
+        taken = replace(payment, locked_until=now + self._lease)
+        if not store.save(s, payment, taken):
+            return None
+        return replace(taken, version=payment.version + 1)
 
     def _repriced(self, s: Connection, checkout: Checkout) -> bool:
         lines = requested_lines(checkout.cart)

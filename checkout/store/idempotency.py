@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from checkout.db.tables import IdempotencyRow, utcnow
+from checkout.db.tables import IdempotencyRow, as_utc, utcnow
 
 _I = IdempotencyRow.__table__  # type: ignore[attr-defined]
 
@@ -62,11 +62,6 @@ class Claim:
     response_enc: bytes | None = None
 
 
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns.
-    return ts if ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
-
-
 def _in_flight(request_hash: str, now: datetime, lease: timedelta) -> dict[str, object]:
     """The columns of a freshly claimed key, for a new row or a reclaimed one."""
     return {
@@ -90,8 +85,8 @@ def claim(
     if inserted.first() is not None:
         return Claim("new")
     row = conn.execute(_BY_KEY_LOCKED, {"b_actor": actor, "b_key": key}).one()
-    expired = _aware(row.created_at) < now - RETENTION
-    abandoned = row.state == "in_flight" and _aware(row.locked_until) < now
+    expired = as_utc(row.created_at) < now - RETENTION
+    abandoned = row.state == "in_flight" and as_utc(row.locked_until) < now
     if expired or abandoned:
         conn.execute(_RECLAIM, {"b_id": row.id, **_in_flight(request_hash, now, lease)})
         return Claim("new")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import PaymentOperationRow, utcnow
+from checkout.db.tables import PaymentOperationRow, as_utc, utcnow
 from checkout.domain.money import Money
 from checkout.domain.operations import Operation, OperationKind, OperationStatus
 
@@ -42,14 +42,13 @@ _OF_PAYMENT = (
 
 
 def _operation(row: Any) -> Operation:
-    locked = row.locked_until
     return Operation(
         id=row.id,
         payment_id=row.payment_id,
         kind=OperationKind(row.kind),
         status=OperationStatus(row.status),
         amount=Money(row.amount, row.currency),
-        locked_until=locked if locked.tzinfo else locked.replace(tzinfo=UTC),
+        locked_until=as_utc(row.locked_until),
         provider_ref=row.provider_ref,
         reason=row.reason,
         failure_code=row.failure_code,

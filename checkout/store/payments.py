@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import PaymentRow, utcnow
+from checkout.db.tables import PaymentRow, as_utc, utcnow
 from checkout.domain.money import Money
 from checkout.domain.payment import Payment, PaymentStatus
 
@@ -47,14 +46,9 @@ def _payment(row: Any) -> Payment:
         next_action=row.next_action,
         payment_token=row.payment_token,
         return_url=row.return_url,
-        locked_until=_aware(row.locked_until),
+        locked_until=None if row.locked_until is None else as_utc(row.locked_until),
         version=row.version,
     )
-
-
-def _aware(ts: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored UTC.
-    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def insert(conn: Connection, payment: Payment) -> None:
