@@ -10,7 +10,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,35 +147,14 @@ class Emulator:
         assert r.status_code in (200, 303), r.text
 
 
-class ThreadServer:
-    """A uvicorn server on a free loopback port, in a background thread."""
+@contextmanager
+def serve_in_thread(
+    make_app: Callable[[str], Any], *, log_level: str | None = None, http: str = "auto"
+) -> Iterator[tuple[str, Any]]:
+    """Serve ``make_app(base_url)`` with uvicorn on a free loopback port, in a background
+    thread. The app is built once the port is bound: the emulators put their own origin
+    into the links they hand out (3-D Secure, PayPal approval)."""
 
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def stripe_emulator() -> Iterator[Emulator]:
-    holder: dict[str, str] = {}
-
-    # The emulator needs its own origin to build 3-D Secure links; bind first, then tell it.
     class _Late:
         app: Any = None
 
@@ -182,14 +162,43 @@ def stripe_emulator() -> Iterator[Emulator]:
             await self.app(scope, receive, send)
 
     late = _Late()
-    with ThreadServer(late) as base:
-        holder["base"] = base
-        late.app = create_stripe_emulator(
+    config = uvicorn.Config(
+        late,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        ws="none",
+        http=http,
+        log_config=None if log_level is None else uvicorn.config.LOGGING_CONFIG,
+        log_level=log_level,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    late.app = make_app(base)
+    try:
+        yield base, late.app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator() -> Iterator[Emulator]:
+    def make(base: str) -> Any:
+        return create_stripe_emulator(
             secret_key=DEV_STRIPE_SECRET_KEY,
             publishable_key=DEV_STRIPE_PUBLISHABLE_KEY,
             public_base_url=base,
         )
-        yield Emulator(base, late.app)
+
+    with serve_in_thread(make) as (base, app):
+        yield Emulator(base, app)
 
 
 @dataclass
@@ -211,18 +220,13 @@ PAYPAL_CLIENT = ("test-client", "test-secret")
 
 @pytest.fixture(scope="session")
 def paypal_emulator() -> Iterator[PayPalEmulator]:
-    class _Late:
-        app: Any = None
-
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            await self.app(scope, receive, send)
-
-    late = _Late()
-    with ThreadServer(late) as base:
-        late.app = create_paypal_emulator(
+    def make(base: str) -> Any:
+        return create_paypal_emulator(
             client_id=PAYPAL_CLIENT[0], client_secret=PAYPAL_CLIENT[1], public_base_url=base
         )
-        yield PayPalEmulator(base, late.app)
+
+    with serve_in_thread(make) as (base, app):
+        yield PayPalEmulator(base, app)
 
 
 def make_settings(db_url: str, data_dir: Path, stripe_base: str, **env: str) -> Settings:

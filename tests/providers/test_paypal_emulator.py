@@ -11,7 +11,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,13 +20,12 @@ import httpx
 import paypalrestsdk
 import pytest
 import requests
-import uvicorn
 from paypalrestsdk import exceptions as pp
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
 
 from providers.emulator_faults import Fault, FaultInjector
 from providers.paypal_emulator import PayPalState, create_app
+from tests.conftest import serve_in_thread
 
 CLIENT_ID = "emulator-client-id-0123456789"
 CLIENT_SECRET = "emulator-client-secret-0123456789"
@@ -35,17 +33,6 @@ SHOP_RETURN = "https://shop.example/paypal/return?checkout=chk_1"
 SHOP_CANCEL = "https://shop.example/paypal/cancel"
 REPRESENTATION = {"Prefer": "return=representation"}
 Json = dict[str, Any]
-
-
-class _LateApp:
-    """Lets the app be built once uvicorn has chosen a port, since the approve links
-    the app issues must name its own origin."""
-
-    app: Starlette | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
 
 
 @dataclasses.dataclass
@@ -108,27 +95,13 @@ class Emulator:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    late = _LateApp()
-    config = uvicorn.Config(
-        late, host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "emulator did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    late.app = create_app(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, public_base_url=base_url
-    )
-    try:
-        yield Emulator(base_url, late.app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(
+        lambda base: create_app(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, public_base_url=base
+        ),
+        log_level="warning",
+    ) as (base_url, app):
+        yield Emulator(base_url, app)
 
 
 def issue(error: pp.ConnectionError) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
@@ -14,11 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import stripe
-import uvicorn
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
 
 from providers.stripe_emulator import EmulatorState, create_app
+from tests.conftest import serve_in_thread
 
 SECRET = "sk_test_emulator_secret_0123456789"
 PUBLISHABLE = "pk_test_emulator_publishable_0123456789"
@@ -30,17 +28,6 @@ T = TypeVar("T")
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Use 'content=<...>' to upload raw bytes/text content.:DeprecationWarning"
 )
-
-
-class _LateApp:
-    """Lets the app be built once uvicorn has chosen a port, since the 3-D Secure URLs
-    the app issues must name its own origin."""
-
-    app: Starlette | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
 
 
 @dataclasses.dataclass
@@ -84,25 +71,13 @@ def card_params(number: str, **extra: str) -> stripe.params.PaymentMethodCreateP
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    late = _LateApp()
-    config = uvicorn.Config(
-        late, host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "emulator did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    late.app = create_app(secret_key=SECRET, publishable_key=PUBLISHABLE, public_base_url=base_url)
-    try:
-        yield Emulator(base_url, late.app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(
+        lambda base: create_app(
+            secret_key=SECRET, publishable_key=PUBLISHABLE, public_base_url=base
+        ),
+        log_level="warning",
+    ) as (base_url, app):
+        yield Emulator(base_url, app)
 
 
 def test_tokenized_card_is_charged_with_automatic_capture(emulator: Emulator) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -13,27 +12,16 @@ import aiohttp
 import httpx
 import pytest
 import stripe
-import uvicorn
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
 
 from providers.emulator_faults import Fault, FaultInjector, Rule, parse_fault_header
 from providers.stripe_emulator import EmulatorState, create_app
+from tests.conftest import serve_in_thread
 
 SECRET = "sk_test_emulator_secret_0123456789"
 PUBLISHABLE = "pk_test_emulator_publishable_0123456789"
 T = TypeVar("T")
 Scenario = Callable[[stripe.StripeClient], Awaitable[T]]
-
-
-class _LateApp:
-    """The app is built once uvicorn has a port: its 3-D Secure URLs name its origin."""
-
-    app: Starlette | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -75,29 +63,18 @@ class Emulator:
 
 @pytest.fixture
 def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
-    late = _LateApp()
     # "auto" is httptools here, as `python -m providers.stripe_emulator` uses;
     # tests of connection drops also run on h11 via indirect parametrization.
     http = getattr(request, "param", "auto")
     # Drops make uvicorn log "Exception in ASGI application" on purpose: keep it quiet.
-    config = uvicorn.Config(
-        late, host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="critical", http=http
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "emulator did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    late.app = create_app(secret_key=SECRET, publishable_key=PUBLISHABLE, public_base_url=base_url)
-    try:
-        yield Emulator(base_url, late.app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(
+        lambda base: create_app(
+            secret_key=SECRET, publishable_key=PUBLISHABLE, public_base_url=base
+        ),
+        log_level="critical",
+        http=http,
+    ) as (base_url, app):
+        yield Emulator(base_url, app)
 
 
 async def _tokenize(client: stripe.StripeClient, number: str = "4242424242424242") -> str:
