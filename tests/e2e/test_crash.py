@@ -4,7 +4,6 @@ restart, the client's retry settles that same payment and nothing is charged twi
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_serve import CHECKOUT, _free_port, _wait_ready
+from tests.e2e.test_serve import CHECKOUT, _free_port, _wait_ready, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +25,6 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def _charges(emulator: str) -> int:
@@ -136,7 +123,7 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
             assert _charges(emu) - before == 1
 
             # Restart. Time passes beyond the dead request's leases (simulated here).
-            _stop(serve)
+            stop_process(serve)
             serve = _start([CHECKOUT, "serve"], env)
             _wait_ready(serve, 3)
             engine = sa.create_engine(db_url)
@@ -158,5 +145,5 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
                 assert conn.execute(sa.text("SELECT COUNT(*) FROM orders")).scalar_one() == 1
             engine.dispose()
     finally:
-        _stop(serve)
-        _stop(emulator)
+        stop_process(serve)
+        stop_process(emulator)

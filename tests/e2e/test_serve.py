@@ -50,6 +50,19 @@ def _env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C, then kill if it does not stop in time; close its pipe."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 def _wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) -> list[str]:
     assert proc.stdout is not None
     lines: list[str] = []
@@ -93,15 +106,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
             )
             yield Served(proc, ports, log)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            stop_process(proc)
 
 
 def test_a_guest_buys_over_http_and_ctrl_c_stops_cleanly(served: Served) -> None:
