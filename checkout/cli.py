@@ -73,11 +73,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from checkout.context import build_context
-    from checkout.worker import Worker
+    from checkout.worker import worker_for
 
     async def main() -> None:
         ctx = build_context(_settings())
-        worker = Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler)
+        worker = worker_for(ctx)
         try:
             if args.once:
                 print(await worker.run_once())
@@ -125,6 +125,49 @@ def cmd_webhooks_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api_keys_create(args: argparse.Namespace) -> int:
+    from checkout.access.scopes import UnknownScope, parse_scopes
+    from checkout.services.api_keys import ApiKeys
+
+    try:
+        scopes = parse_scopes(args.scopes)
+    except UnknownScope as exc:
+        print(f"checkout: {exc}", file=sys.stderr)
+        return 2
+    with _unit_of_work(_settings()) as uow:
+        key, secret = ApiKeys(uow).create(scopes, label=args.label)
+    # The secret goes to stdout alone on its line so a script can capture it; it is not
+    # stored anywhere and cannot be shown again.
+    print(f"api key {key.id} ({','.join(sorted(s.value for s in key.scopes))})", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def cmd_api_keys_list(_: argparse.Namespace) -> int:
+    from checkout.services.api_keys import ApiKeys
+
+    with _unit_of_work(_settings()) as uow:
+        keys = ApiKeys(uow).list()
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        used = k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never"
+        scopes = ",".join(sorted(s.value for s in k.scopes))
+        print(f"{k.id}  sk_{k.hint}…  {state}  last used {used}  {scopes}  {k.label or ''}")
+    return 0
+
+
+def cmd_api_keys_revoke(args: argparse.Namespace) -> int:
+    from checkout.services.api_keys import ApiKeys
+
+    with _unit_of_work(_settings()) as uow:
+        revoked = ApiKeys(uow).revoke(args.key_id)
+    if not revoked:
+        print(f"checkout: no active api key {args.key_id}", file=sys.stderr)
+        return 1
+    print(f"api key {args.key_id} revoked; requests with it are refused from now on")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("event_id")
     replay.add_argument("--provider", choices=["stripe", "paypal"], default=None)
     replay.set_defaults(fn=cmd_webhooks_replay)
+    keys = sub.add_parser("api-keys", help="private-listener API keys").add_subparsers(
+        dest="api_keys_command", required=True
+    )
+    create = keys.add_parser("create", help="a new key; prints its secret once")
+    create.add_argument("--scopes", required=True, help="comma-separated, e.g. orders:read")
+    create.add_argument("--label", default=None, help="what the key is for")
+    create.set_defaults(fn=cmd_api_keys_create)
+    keys.add_parser("list", help="every key, without secrets").set_defaults(fn=cmd_api_keys_list)
+    revoke = keys.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(fn=cmd_api_keys_revoke)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from checkout.config import Settings
 from checkout.db.engine import Database, make_database
+from checkout.services.api_keys import ApiKeys
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
 from checkout.services.operations import PaymentOperations
@@ -17,6 +18,7 @@ from checkout.services.paypal_orders import PayPalOrders
 from checkout.services.provider_events import ProviderEvents
 from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
+from checkout.services.webhook_endpoints import WebhookEndpoints
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
 from customers.pii import PiiCipher
@@ -25,7 +27,9 @@ from providers.paypal import PayPalProvider
 from providers.paypal.webhook_signature import PayPalVerifier, httpx_fetcher
 from providers.retry import DEFAULT_RETRY
 from providers.stripe import StripeProvider
+from webhooks.delivery import HttpSender, OutboundDeliveries
 from webhooks.inbox import Inbox
+from webhooks.subscriptions import Subscriptions
 from webhooks.worker import InboxWorker
 
 
@@ -46,13 +50,18 @@ class AppContext:
     paypal_webhooks: PayPalVerifier | None
     inbox_worker: InboxWorker
     idempotency: Idempotency
+    api_keys: ApiKeys
+    webhook_endpoints: WebhookEndpoints
+    outbound: OutboundDeliveries
     registry: CollectorRegistry
     metrics: HttpMetrics
+    outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+        await self.outbound_sender.aclose()
         self.uow.close()
         self.db.dispose()
 
@@ -113,6 +122,9 @@ def build_context(
     )
     inbox = Inbox(uow, cipher)
     events = ProviderEvents(uow, payments, providers)
+    # Integrations on plain http only in dev (a receiver on localhost, say).
+    subscriptions = Subscriptions(cipher, require_https=settings.is_production)
+    sender = HttpSender()
     return AppContext(
         settings=settings,
         db=db,
@@ -136,6 +148,10 @@ def build_context(
         reconciler=Reconciler(uow, payments, providers),
         paypal_webhooks=_paypal_verifier(settings),
         inbox_worker=InboxWorker(inbox, uow, events.apply),
+        api_keys=ApiKeys(uow),
+        webhook_endpoints=WebhookEndpoints(uow, subscriptions),
+        outbound=OutboundDeliveries(uow, subscriptions, sender),
+        outbound_sender=sender,
         registry=registry,
         metrics=HttpMetrics(registry),
     )

@@ -23,7 +23,7 @@ from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
 from checkout.devguide import walkthrough
 from checkout.web.factory import create_private_app, create_public_app
-from checkout.worker import Worker
+from checkout.worker import worker_for
 
 log = logging.getLogger("checkout.serve")
 
@@ -153,9 +153,7 @@ class Service:
                     "private listener", create_private_app(ctx), s.private_host, s.private_port
                 )
             )
-            worker = asyncio.create_task(
-                Worker(ctx.uow, ctx.inbox_worker).run(self.stop_event), name="worker"
-            )
+            worker = asyncio.create_task(worker_for(ctx).run(self.stop_event), name="worker")
             tasks.append(worker)
             self.announce("worker loop running")
             if not s.is_production:

@@ -1,6 +1,7 @@
-"""The worker loop: drains the webhook inbox and does housekeeping (reconciliation joins
-it later). Runs inside ``checkout serve`` and alone as ``checkout worker``; on PostgreSQL
-any number of them share the inbox."""
+"""The worker loop: drains the webhook inbox, delivers the outbox to integrations, and
+does housekeeping (expired idempotency keys, reconciliation). Runs inside ``checkout
+serve`` and alone as ``checkout worker``; on PostgreSQL any number of them share the work
+(every claim is ``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ import contextlib
 import logging
 import time
 
+from checkout.context import AppContext
 from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
+from webhooks.delivery import OutboundDeliveries
 from webhooks.worker import InboxWorker
 
 log = logging.getLogger("checkout.worker")
+
+
+def worker_for(ctx: AppContext, **kw: float) -> Worker:
+    """The whole loop as ``checkout serve`` and ``checkout worker`` run it."""
+    return Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler, ctx.outbound, **kw)
 
 
 class Worker:
@@ -23,6 +31,7 @@ class Worker:
         uow: UnitOfWork,
         inbox: InboxWorker | None = None,
         reconciler: Reconciler | None = None,
+        outbound: OutboundDeliveries | None = None,
         *,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
@@ -30,6 +39,7 @@ class Worker:
         self._uow = uow
         self._inbox = inbox
         self._reconciler = reconciler
+        self._outbound = outbound
         self._interval = interval
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping = float("-inf")
@@ -44,6 +54,9 @@ class Worker:
                     report[f"events_{key}"] = report.get(f"events_{key}", 0) + value
                 if sum(counts.values()) == 0:
                     break
+        if self._outbound is not None:
+            for key, value in (await self._outbound.run_once()).items():
+                report[f"deliveries_{key}"] = value
         now = time.monotonic()
         if now - self._last_housekeeping >= self._housekeeping_every:
             self._last_housekeeping = now

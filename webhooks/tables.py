@@ -33,3 +33,67 @@ class WebhookEventRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     received_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
     processed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+# Outbound: signed deliveries of our own order events to integrations.
+
+
+class WebhookEndpointRow(SQLModel, table=True):
+    """An integration's subscription (``POST /s2s/v1/webhook-endpoints``)."""
+
+    __tablename__ = "webhook_endpoints"
+    id: str = Field(primary_key=True, max_length=64)
+    url: str = Field(max_length=2048)
+    events: str = Field(max_length=500)  # comma-separated event types
+    # The signing secret, encrypted: whoever reads the database must not be able to forge
+    # deliveries an integration would trust.
+    secret_enc: bytes = Field(sa_type=sa.LargeBinary)
+    status: str = Field(max_length=16)  # enabled | disabled
+    created_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
+    disabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class OutboxEventRow(SQLModel, table=True):
+    """An order event, written in the same transaction as the change it describes.
+
+    ``body`` is the exact JSON every delivery sends, so retries and every subscriber see
+    the same bytes under the same id. It carries no personal data (an integration that
+    needs an address reads the order with a key scoped for it).
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        # Only undispatched rows are ever scanned; the partial index stays tiny.
+        sa.Index(
+            "ix_outbox_events_undispatched",
+            "seq",
+            postgresql_where=sa.text("dispatched = false"),
+            sqlite_where=sa.text("dispatched = 0"),
+        ),
+    )
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(max_length=64, unique=True)
+    type: str = Field(max_length=64)
+    body: str = Field(sa_type=sa.Text)
+    dispatched: bool = False
+    created_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event owed to one endpoint, until it answers 2xx or the retry window ends."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_pair"),
+        sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", max_length=64)
+    event_id: str = Field(foreign_key="outbox_events.id", max_length=64)
+    status: str = Field(max_length=16)  # pending | delivered | failed | canceled
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
+    delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

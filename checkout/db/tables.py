@@ -181,3 +181,18 @@ class IdempotencyRow(SQLModel, table=True):
     response_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     created_at: datetime = _ts(index=True)
     locked_until: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """A private-listener API key. Only the SHA-256 of the secret is kept (shown once)."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True, max_length=64)
+    secret_hash: str = Field(max_length=64, unique=True)
+    # The first characters after ``sk_``, so an operator can tell keys apart in a list.
+    hint: str = Field(max_length=16)
+    label: str | None = Field(default=None, max_length=100)
+    scopes: str = Field(max_length=500)  # comma-separated
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

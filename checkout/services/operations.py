@@ -34,7 +34,7 @@ from checkout.domain.operations import (
     check_refund,
     check_void,
 )
-from checkout.domain.payment import Payment, PaymentStatus
+from checkout.domain.payment import Payment
 from checkout.services.errors import (
     ConflictError,
     NotFoundError,
@@ -42,9 +42,9 @@ from checkout.services.errors import (
     PaymentRejected,
     ProviderDown,
 )
+from checkout.services.order_events import follow_payment
 from checkout.services.uow import UnitOfWork
 from checkout.store import operations as op_store
-from checkout.store import orders as order_store
 from checkout.store import payments as payment_store
 from providers.base import (
     PaymentProvider,
@@ -55,13 +55,6 @@ from providers.base import (
 )
 
 log = logging.getLogger("checkout.operations")
-
-_ORDER_STATUS = {
-    PaymentStatus.CAPTURED: "paid",
-    PaymentStatus.PARTIALLY_REFUNDED: "partially_refunded",
-    PaymentStatus.REFUNDED: "refunded",
-    PaymentStatus.VOIDED: "canceled",
-}
 
 
 class PaymentOperations:
@@ -199,7 +192,5 @@ class PaymentOperations:
             after = apply(payment, op, op_store.succeeded_refunds(conn, payment.id))
             if not payment_store.save(conn, payment, after):
                 raise ConflictError("The payment changed meanwhile; refresh it.")
-            status = _ORDER_STATUS.get(after.status)
-            if status is not None and after.order_id is not None:
-                order_store.set_status(conn, after.order_id, status)
+            follow_payment(conn, payment, after)
             return replace(op, status=OperationStatus.SUCCEEDED, provider_ref=provider_ref)

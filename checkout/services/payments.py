@@ -25,6 +25,7 @@ from checkout.domain.checkout import Checkout
 from checkout.domain.errors import PriceChanged
 from checkout.domain.ids import new_id
 from checkout.domain.money import Money
+from checkout.domain.orders import order_status
 from checkout.domain.payment import SECURED, Payment, PaymentStatus, advance
 from checkout.domain.pricing import price_cart
 from checkout.services.checkouts import CheckoutAccess, CheckoutService, requested_lines
@@ -35,6 +36,7 @@ from checkout.services.errors import (
     PaymentRejected,
     ProviderDown,
 )
+from checkout.services.order_events import follow_payment
 from checkout.services.uow import UnitOfWork
 from checkout.store import catalog as catalog_store
 from checkout.store import checkouts as checkout_store
@@ -312,6 +314,7 @@ class PaymentService:
                 # Unreachable while the row lock (or SQLite's write lock) is held; a silent
                 # lost update here would be a payment state nobody recorded.
                 raise ConflictError("The payment changed meanwhile; refresh it.")
+            follow_payment(s, current, after)
             return after
 
     def _create_order(self, s: Connection, payment: Payment, outcome: ProviderPayment) -> Payment:
@@ -331,7 +334,8 @@ class PaymentService:
             log.error("checkout total differs from payment", extra={"payment_id": payment.id})
             return replace(payment, failure_message="checkout changed: held for review")
         order_id = new_id("ord")
-        status = "paid" if payment.status is not PaymentStatus.AUTHORIZED else "authorized"
+        status = order_status(payment.status)
+        assert status is not None  # only secured payments get here
         order_store.insert_from_checkout(s, self._order_codec, checkout, order_id, status)
         if not checkout_store.complete(s, checkout, order_id):
             raise ConflictError("The checkout was completed by another payment.")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import OrderLineRow, OrderRow, utcnow
+from checkout.db.tables import OrderLineRow, OrderRow, as_utc, utcnow
 from checkout.domain.checkout import Checkout
 from checkout.store.personal import ContactCodec
 
@@ -63,3 +65,31 @@ _SET_STATUS = sa.update(_O).where(_O.c.id == sa.bindparam("b_id"))
 
 def set_status(conn: Connection, order_id: str, status: str) -> None:
     conn.execute(_SET_STATUS, {"b_id": order_id, "status": status, "updated_at": utcnow()})
+
+
+_SUMMARY = sa.select(
+    _O.c.id,
+    _O.c.checkout_id,
+    _O.c.customer_id,
+    _O.c.status,
+    _O.c.currency,
+    _O.c.subtotal,
+    _O.c.shipping,
+    _O.c.total,
+    _O.c.created_at,
+).where(_O.c.id == sa.bindparam("b_id"))
+_LINES = (
+    sa.select(_OL.c.sku, _OL.c.name, _OL.c.quantity, _OL.c.unit_amount, _OL.c.total_amount)
+    .where(_OL.c.order_id == sa.bindparam("b_id"))
+    .order_by(_OL.c.position)
+)
+
+
+def summary(conn: Connection, order_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The order and its lines without any personal field (for events to integrations)."""
+    row = conn.execute(_SUMMARY, {"b_id": order_id}).first()
+    if row is None:
+        return None
+    order = dict(row._mapping)
+    order["created_at"] = as_utc(order["created_at"])
+    return order, [dict(r._mapping) for r in conn.execute(_LINES, {"b_id": order_id})]

@@ -20,6 +20,7 @@ from checkout.services.errors import (
     ServiceError,
 )
 from checkout.web import errors as api
+from webhooks.subscriptions import EndpointRefused
 
 
 def as_api_error(exc: Exception) -> api.ApiError | None:
@@ -41,6 +42,8 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
         return api.ValidationFailed(str(exc), fields={"amount": str(exc)})
     if isinstance(exc, MoneyError):
         return api.ValidationFailed(str(exc))
+    if isinstance(exc, EndpointRefused):
+        return api.ValidationFailed(exc.message, fields={exc.field: exc.message})
     if isinstance(exc, NotFoundError):
         return api.NotFound(exc.message)
     if isinstance(exc, ConflictError):

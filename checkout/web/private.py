@@ -1,6 +1,12 @@
-"""Routes of the private listener: health and metrics (integrations arrive with staff)."""
+"""Routes of the private listener: health, metrics, and the integration API (API keys).
+
+Each route declares its policy (``checkout.web.s2s_auth``); more integration routes
+(orders, fulfillments, customers, catalog) arrive with the staff issue.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -8,19 +14,56 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkout.access.scopes import Scope
 from checkout.context import AppContext
 from checkout.web.errors import ServiceUnavailable
-from checkout.web.jsonio import json_response
+from checkout.web.jsonio import json_response, read_json
+from checkout.web.paths import path_id
+from checkout.web.s2s_auth import KeyAuth, open_route
+from checkout.web.schemas import WebhookEndpointIn
+from webhooks.subscriptions import Endpoint
+
+
+def endpoint_json(ep: Endpoint, secret: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": ep.id,
+        "object": "webhook_endpoint",
+        "url": ep.url,
+        "events": list(ep.events),
+        "status": ep.status,
+        "created": int(ep.created_at.timestamp()),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
 
 
 class PrivateEndpoints:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self.auth = KeyAuth(ctx.api_keys)
 
     def routes(self) -> list[BaseRoute]:
+        manage = self.auth.requires(Scope.WEBHOOKS_MANAGE)
+        idem = self.ctx.idempotency
         return [
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/metrics", self.metrics, methods=["GET"]),
+            Route("/healthz", open_route(self.healthz), methods=["GET"]),
+            Route("/metrics", open_route(self.metrics), methods=["GET"]),
+            # The key is checked before the idempotency layer, so a request without a
+            # valid key never claims (or replays) a stored response.
+            Route(
+                "/s2s/v1/webhook-endpoints",
+                manage(idem(self.create_webhook_endpoint)),
+                methods=["POST"],
+            ),
+            Route(
+                "/s2s/v1/webhook-endpoints", manage(self.list_webhook_endpoints), methods=["GET"]
+            ),
+            Route(
+                "/s2s/v1/webhook-endpoints/{endpoint_id}",
+                manage(self.disable_webhook_endpoint),
+                methods=["DELETE"],
+            ),
         ]
 
     async def healthz(self, request: Request) -> Response:
@@ -36,6 +79,19 @@ class PrivateEndpoints:
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self.ctx.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def create_webhook_endpoint(self, request: Request) -> Response:
+        body = await read_json(request, WebhookEndpointIn)
+        endpoint, secret = await self.ctx.webhook_endpoints.create(body.url, body.events)
+        return json_response(endpoint_json(endpoint, secret), status=201)
+
+    async def list_webhook_endpoints(self, request: Request) -> Response:
+        data = [endpoint_json(ep) for ep in await self.ctx.webhook_endpoints.list()]
+        return json_response({"object": "list", "data": data, "has_more": False})
+
+    async def disable_webhook_endpoint(self, request: Request) -> Response:
+        endpoint_id = path_id(request, "endpoint_id")
+        return json_response(endpoint_json(await self.ctx.webhook_endpoints.disable(endpoint_id)))
 
 
 def private_routes(ctx: AppContext) -> list[BaseRoute]:

@@ -16,8 +16,9 @@ from checkout.domain.money import is_currency
 from checkout.domain.pricing import LineRequest
 from checkout.services.checkouts import CheckoutAccess, CheckoutChanges, CheckoutDraft
 from checkout.services.payments import PayCommand
-from checkout.web.errors import NotFound, ValidationFailed
+from checkout.web.errors import ValidationFailed
 from checkout.web.jsonio import json_response, read_json
+from checkout.web.paths import path_id
 from checkout.web.schemas import (
     AddressIn,
     CheckoutIn,
@@ -127,11 +128,11 @@ class PublicEndpoints:
         return json_response(checkout_json(checkout, secret), status=201)
 
     async def get_checkout(self, request: Request) -> Response:
-        checkout = await self.ctx.checkouts.get(_path_id(request, "checkout_id"), _access(request))
+        checkout = await self.ctx.checkouts.get(path_id(request, "checkout_id"), _access(request))
         return json_response(checkout_json(checkout))
 
     async def update_checkout(self, request: Request) -> Response:
-        checkout_id = _path_id(request, "checkout_id")
+        checkout_id = path_id(request, "checkout_id")
         body = await read_json(request, CheckoutPatchIn)
         changes = CheckoutChanges(
             currency=body.currency,
@@ -142,7 +143,7 @@ class PublicEndpoints:
         return json_response(checkout_json(checkout))
 
     async def create_payment(self, request: Request) -> Response:
-        checkout_id = _path_id(request, "checkout_id")
+        checkout_id = path_id(request, "checkout_id")
         body = await read_json(request, PaymentIn)
         if body.saved_payment_method is not None:
             # Saved methods belong to customer accounts, which a guest does not have.
@@ -169,7 +170,7 @@ class PublicEndpoints:
         raw = await request.body()
         body = await read_json(request, PayPalOrderIn) if raw.strip() else PayPalOrderIn()
         order_id, approve = await self.ctx.paypal_orders.create(
-            _path_id(request, "checkout_id"),
+            path_id(request, "checkout_id"),
             _access(request),
             return_url=body.return_url,
             cancel_url=body.cancel_url,
@@ -178,16 +179,9 @@ class PublicEndpoints:
 
     async def refresh_payment(self, request: Request) -> Response:
         payment = await self.ctx.payments.refresh(
-            _path_id(request, "checkout_id"), _path_id(request, "payment_id"), _access(request)
+            path_id(request, "checkout_id"), path_id(request, "payment_id"), _access(request)
         )
         return json_response(payment_json(payment))
-
-
-def _path_id(request: Request, name: str) -> str:
-    value = str(request.path_params[name])
-    if len(value) > 64:
-        raise NotFound("No such object.")
-    return value
 
 
 def public_routes(ctx: AppContext) -> list[BaseRoute]:

@@ -87,3 +87,11 @@ class PayPalOrderIn(_Strict):
     cancel_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://")] | None = (
         None
     )
+
+
+class WebhookEndpointIn(_Strict):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    # Which of API.md's order events; checked against the list by the subscriptions.
+    events: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        min_length=1, max_length=10
+    )
