@@ -79,6 +79,7 @@ def exception_handlers() -> dict[Any, Any]:
         DomainError: _mapped,
         ServiceError: _mapped,
         MoneyError: _mapped,
+        EndpointRefused: _mapped,
         HTTPException: api.http_error,
         Exception: api.unexpected_error,
     }

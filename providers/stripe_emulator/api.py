@@ -92,13 +92,18 @@ def _create_intent(call: Call) -> JsonObject:
     )
     if confirm:
         intents.confirm(call.state, intent, payment_method=None, return_url=None)
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
+
+
+def _expand(call: Call) -> list[str]:
+    raw = call.params.get("expand")
+    return [str(v) for v in raw.values()] if isinstance(raw, dict) else []
 
 
 def _retrieve_intent(call: Call) -> JsonObject:
     Form(call.params, ("expand", "client_secret"))
     intent = intents.get_intent(call.state, call.path["id"])
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
 
 
 def _confirm_intent(call: Call) -> JsonObject:
@@ -110,7 +115,7 @@ def _confirm_intent(call: Call) -> JsonObject:
         payment_method=form.string("payment_method") or None,
         return_url=_return_url(form),
     )
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
 
 
 def _capture_intent(call: Call) -> JsonObject:
@@ -120,14 +125,14 @@ def _capture_intent(call: Call) -> JsonObject:
     intent = intents.get_intent(call.state, call.path["id"])
     intents.capture(call.state, intent, amount_to_capture)
     intent.metadata.update(metadata)
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
 
 
 def _cancel_intent(call: Call) -> JsonObject:
     form = Form(call.params, ("cancellation_reason", "expand"))
     intent = intents.get_intent(call.state, call.path["id"])
     intents.cancel(call.state, intent, form.string("cancellation_reason") or None)
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url)
+    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
 
 
 # --- refunds ---------------------------------------------------------------------------

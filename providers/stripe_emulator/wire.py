@@ -8,11 +8,13 @@ the emulator has no notion of are present with Stripe's empty values.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from urllib.parse import quote, urlencode
 
 from providers.stripe_emulator.errors import DOC_BASE, CardFailure
 from providers.stripe_emulator.forms import JsonObject
 from providers.stripe_emulator.state import (
+    Charge,
     EmulatorState,
     PaymentError,
     PaymentIntent,
@@ -74,8 +76,14 @@ def payment_method(pm: PaymentMethod) -> JsonObject:
     }
 
 
-def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url: str) -> JsonObject:
+def payment_intent(
+    state: EmulatorState,
+    intent: PaymentIntent,
+    public_base_url: str,
+    expand: Collection[str] = (),
+) -> JsonObject:
     pm = state.payment_methods.get(intent.payment_method or "")
+    latest = state.charges.get(intent.latest_charge or "")
     return {
         "id": intent.id,
         "object": "payment_intent",
@@ -96,7 +104,13 @@ def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url:
         "customer": None,
         "description": intent.description,
         "last_payment_error": _payment_error(state, intent.last_payment_error),
-        "latest_charge": intent.latest_charge,
+        # ``expand[]=latest_charge`` embeds the charge, whose refunded amount is the only
+        # place a refund made in the dashboard shows on the intent (as with Stripe).
+        "latest_charge": (
+            charge(latest)
+            if latest is not None and "latest_charge" in expand
+            else intent.latest_charge
+        ),
         "livemode": False,
         "metadata": dict(intent.metadata),
         "next_action": _next_action(intent, public_base_url),
@@ -123,6 +137,26 @@ def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url:
         "status": intent.status,
         "transfer_data": None,
         "transfer_group": None,
+    }
+
+
+def charge(record: Charge) -> JsonObject:
+    return {
+        "id": record.id,
+        "object": "charge",
+        "amount": record.amount,
+        "amount_captured": record.amount_captured,
+        "amount_refunded": record.amount_refunded,
+        "captured": record.captured,
+        "created": record.created,
+        "currency": record.currency,
+        "failure_code": record.failure_code,
+        "livemode": False,
+        "paid": record.status == "succeeded",
+        "payment_intent": record.payment_intent,
+        "payment_method": record.payment_method,
+        "refunded": record.amount_refunded > 0 and record.amount_refunded >= record.amount_captured,
+        "status": record.status,
     }
 
 
