@@ -267,3 +267,70 @@ def test_three_d_secure_is_settled_by_the_emulators_webhook_alone(served: Served
                 break
             time.sleep(0.2)
         assert status == "completed"
+
+
+def test_an_integration_subscribes_with_an_api_key_and_hears_of_the_order(
+    served: Served, db_url: str, tmp_path: Path
+) -> None:
+    """The operator makes a key with the CLI; the integration subscribes on the private
+    listener; a guest pays; the worker loop delivers signed order events."""
+    from tests.webhook_receiver import receiver, signature_ok
+
+    made = subprocess.run(
+        [CHECKOUT, "api-keys", "create", "--scopes", "webhooks:manage", "--label", "erp"],
+        env=_env(db_url, tmp_path / "data", served.ports),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key = made.stdout.strip()
+    assert key.startswith("sk_") and key not in made.stderr
+    with receiver() as hook, httpx.Client(timeout=10) as http:
+        auth = {"Authorization": f"Bearer {key}"}
+        public = http.post(
+            f"{served.api}/s2s/v1/webhook-endpoints",
+            headers=auth,
+            json={"url": hook.url, "events": ["order.created", "order.paid"]},
+        )
+        assert public.status_code == 404
+        sub = http.post(
+            f"{served.private}/s2s/v1/webhook-endpoints",
+            headers=auth,
+            json={"url": hook.url, "events": ["order.created", "order.paid"]},
+        )
+        assert sub.status_code == 201, sub.text
+        secret = sub.json()["secret"]
+        pm = http.post(
+            f"{served.stripe}/v1/payment_methods",
+            headers={"Authorization": "Bearer pk_test_emulator_dev"},
+            data={
+                "type": "card",
+                "card[number]": "4242424242424242",
+                "card[exp_month]": "12",
+                "card[exp_year]": "2034",
+            },
+        ).json()["id"]
+        chk = http.post(
+            f"{served.api}/v1/checkouts",
+            json={
+                "currency": "EUR",
+                "lines": [{"sku": "MUG-WHITE", "quantity": 3}],
+                "email": "erp-test@example.com",
+            },
+        ).json()
+        pay = http.post(
+            f"{served.api}/v1/checkouts/{chk['id']}/payments",
+            headers={"X-Checkout-Secret": chk["client_secret"]},
+            json={"provider": "stripe", "payment_token": pm},
+        ).json()
+        assert pay["status"] == "captured"
+        events = hook.wait_for(2)
+        assert sorted(e["type"] for e in events) == ["order.created", "order.paid"]
+        assert {e["data"]["order"]["id"] for e in events} == {pay["order_id"]}
+        for r in hook.received:
+            assert signature_ok(secret, r.body, r.headers["checkout-signature"])
+            assert b"erp-test" not in r.body
+    # Neither the key nor the endpoint's secret reached the service's logs.
+    logged = served.log.read_text()
+    assert key not in logged and secret not in logged

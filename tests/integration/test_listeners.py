@@ -121,3 +121,22 @@ async def test_invented_methods_do_not_mint_metric_series(
     text = (await private_api.get("/metrics")).text
     assert 'method="OTHER"' in text
     assert "BREW" not in text and "PROPFIND" not in text
+
+
+async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
+    """Default deny: a private route without a declared policy fails here."""
+    from checkout.web.s2s_auth import policy_of
+
+    policies = {
+        (r.path, m): policy_of(r.endpoint)
+        for r in private_routes(ctx)
+        if isinstance(r, Route)
+        for m in (r.methods or ())
+        if m != "HEAD"
+    }
+    assert all(p is not None for p in policies.values()), policies
+    assert policies[("/healthz", "GET")] == "open"
+    assert policies[("/s2s/v1/webhook-endpoints", "POST")] == "scope:webhooks:manage"
+    assert {p for (path, _), p in policies.items() if path.startswith("/s2s/")} <= {
+        "scope:webhooks:manage"
+    }
