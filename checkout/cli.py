@@ -168,6 +168,19 @@ def cmd_api_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_payments_review(_: argparse.Namespace) -> int:
+    from checkout.store import payments as payment_store
+
+    with _unit_of_work(_settings()) as uow, uow.read() as conn:
+        held = payment_store.held_for_review(conn)
+    for p in held:
+        print(f"{p.id}  {p.provider} {p.provider_ref or '-'}  {p.status}  {p.review_reason}")
+    if not held:
+        print("no payments are held for review")
+    # Non-zero while something waits for a person, so monitoring can alert on it.
+    return 3 if held else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     revoke = keys.add_parser("revoke", help="refuse a key from now on")
     revoke.add_argument("key_id")
     revoke.set_defaults(fn=cmd_api_keys_revoke)
+    payments = sub.add_parser("payments", help="payments that need a person").add_subparsers(
+        dest="payments_command", required=True
+    )
+    payments.add_parser(
+        "review", help="payments held for review (amount or currency mismatch); exit 3 if any"
+    ).set_defaults(fn=cmd_payments_review)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

@@ -80,6 +80,13 @@ class PaymentRow(SQLModel, table=True):
             sqlite_where=sa.text("status NOT IN ('failed', 'voided')"),
             postgresql_where=sa.text("status NOT IN ('failed', 'voided')"),
         ),
+        # Only flagged payments are indexed: the review list stays cheap at any size.
+        sa.Index(
+            "ix_payments_held_for_review",
+            "updated_at",
+            sqlite_where=sa.text("review_reason IS NOT NULL"),
+            postgresql_where=sa.text("review_reason IS NOT NULL"),
+        ),
     )
     id: str = Field(primary_key=True, max_length=64)
     checkout_id: str = Field(foreign_key="checkouts.id", index=True, max_length=64)
@@ -104,6 +111,9 @@ class PaymentRow(SQLModel, table=True):
     # Until when the request that started the charge may still be waiting on the provider;
     # past it, a retry takes the payment over instead of being told it is in progress.
     locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Set when the provider's amount or currency differs from what was asked (or the cart
+    # moved meanwhile): no order is made, and it stays set until a person has looked.
+    review_reason: str | None = Field(default=None, max_length=100)
     version: int = 1
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -92,6 +92,7 @@ class Payment:
     payment_token: str | None = field(default=None, repr=False)
     return_url: str | None = None
     locked_until: datetime | None = None
+    review_reason: str | None = None
     version: int = 1
 
     def key_for(self, operation: str) -> str:

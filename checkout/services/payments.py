@@ -322,7 +322,14 @@ class PaymentService:
         if reported != payment.amount:
             # Never mark an order paid for money that does not match what was asked.
             log.error("provider amount mismatch", extra={"payment_id": payment.id})
-            return replace(payment, failure_message="amount mismatch: held for review")
+            return replace(
+                payment,
+                failure_message="amount mismatch: held for review",
+                review_reason=(
+                    f"provider reported {reported.amount} {reported.currency}, "
+                    f"asked {payment.amount.amount} {payment.amount.currency}"
+                )[:100],
+            )
         checkout_row = checkout_store.load(
             s, self._checkouts.codec, payment.checkout_id, for_update=True
         )
@@ -332,7 +339,14 @@ class PaymentService:
         if checkout.cart.total != payment.amount:
             # The cart moved after this payment started: do not ship a cart nobody paid for.
             log.error("checkout total differs from payment", extra={"payment_id": payment.id})
-            return replace(payment, failure_message="checkout changed: held for review")
+            return replace(
+                payment,
+                failure_message="checkout changed: held for review",
+                review_reason=(
+                    f"checkout total is now {checkout.cart.total.amount} "
+                    f"{checkout.cart.total.currency}"
+                )[:100],
+            )
         order_id = new_id("ord")
         status = order_status(payment.status)
         assert status is not None  # only secured payments get here

@@ -47,6 +47,7 @@ def _payment(row: Any) -> Payment:
         payment_token=row.payment_token,
         return_url=row.return_url,
         locked_until=None if row.locked_until is None else as_utc(row.locked_until),
+        review_reason=row.review_reason,
         version=row.version,
     )
 
@@ -74,6 +75,7 @@ def insert(conn: Connection, payment: Payment) -> None:
             "payment_token": payment.payment_token,
             "return_url": payment.return_url,
             "locked_until": payment.locked_until,
+            "review_reason": None,
             "version": payment.version,
             "created_at": now,
             "updated_at": now,
@@ -96,6 +98,16 @@ def active_for_checkout(conn: Connection, checkout_id: str) -> Payment | None:
     return None if row is None else _payment(row)
 
 
+def held_for_review(conn: Connection, limit: int = 100) -> list[Payment]:
+    rows = conn.execute(
+        sa.select(_PAY)
+        .where(_PAY.c.review_reason.is_not(None))
+        .order_by(_PAY.c.updated_at)
+        .limit(limit)
+    )
+    return [_payment(r) for r in rows]
+
+
 def save(conn: Connection, before: Payment, after: Payment) -> bool:
     """Write ``after`` if the row is still at ``before``'s version (optimistic lock)."""
     result = conn.execute(
@@ -112,6 +124,7 @@ def save(conn: Connection, before: Payment, after: Payment) -> bool:
             "failure_message": after.failure_message,
             "next_action": after.next_action,
             "locked_until": after.locked_until,
+            "review_reason": after.review_reason,
             "version": before.version + 1,
             "updated_at": utcnow(),
         },

@@ -359,9 +359,9 @@ async def test_changes_made_at_the_provider_move_the_order_and_send_events(
             sa.text("SELECT provider_ref FROM payments WHERE id = :id"), {"id": pay["id"]}
         ).scalar_one()
     stripe = manual.providers["stripe"]
-    await stripe.capture(ref, None, "dashboard-capture")
+    await stripe.capture(ref, None, f"dashboard-capture-{ref}")
     await manual.payments.settle(pay["id"], await stripe.fetch(ref))
-    await stripe.refund(ref, 6200, "dashboard-refund")
+    await stripe.refund(ref, 6200, f"dashboard-refund-{ref}")
     fetched = await stripe.fetch(ref)
     after = await manual.payments.settle(pay["id"], fetched)
     # Applying the same provider state again changes nothing and sends nothing more.

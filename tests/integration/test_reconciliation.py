@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from checkout.context import AppContext, build_context
 from checkout.seed import seed_demo_catalog
+from checkout.store import payments as payment_store
 from checkout.web.factory import create_public_app
 from tests.conftest import Emulator, make_settings
 from tests.integration.helpers import checkout_body
@@ -119,7 +120,14 @@ async def test_a_provider_amount_that_differs_is_held_for_review_never_paid(
                 f"/v1/checkouts/{chk['id']}", headers={"X-Checkout-Secret": chk["client_secret"]}
             )
             assert again.json()["status"] == "open"
+            # Settled again (a repeated webhook, a later pass): still held, still no order.
+            again_settled = await ctx.payments.settle(payment_id, wrong)
+            assert again_settled.order_id is None
         with ctx.db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT COUNT(*) FROM orders")).scalar_one() == 0
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM outbox_events")).scalar_one() == 0
+            (held,) = payment_store.held_for_review(conn)
+        assert held.id == payment_id
+        assert held.review_reason == "provider reported 6100 USD, asked 6200 USD"
     finally:
         await ctx.aclose()
