@@ -12,6 +12,7 @@ from checkout.db.engine import Database, make_database
 from checkout.services.api_keys import ApiKeys
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
+from checkout.services.fulfillments import Fulfillments
 from checkout.services.operations import PaymentOperations
 from checkout.services.payments import PaymentService
 from checkout.services.paypal_orders import PayPalOrders
@@ -51,6 +52,7 @@ class AppContext:
     inbox_worker: InboxWorker
     idempotency: Idempotency
     api_keys: ApiKeys
+    fulfillments: Fulfillments
     webhook_endpoints: WebhookEndpoints
     outbound: OutboundDeliveries
     registry: CollectorRegistry
@@ -149,6 +151,7 @@ def build_context(
         paypal_webhooks=_paypal_verifier(settings),
         inbox_worker=InboxWorker(inbox, uow, events.apply),
         api_keys=ApiKeys(uow),
+        fulfillments=Fulfillments(uow),
         webhook_endpoints=WebhookEndpoints(uow, subscriptions),
         outbound=OutboundDeliveries(uow, subscriptions, sender),
         outbound_sender=sender,

@@ -160,6 +160,8 @@ class OrderRow(SQLModel, table=True):
     email_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     shipping_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     billing_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    # When the first shipment went out; fulfillment is apart from the payment-led status.
+    fulfilled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     version: int = 1
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
@@ -175,6 +177,19 @@ class OrderLineRow(SQLModel, table=True):
     quantity: int
     unit_amount: int = _money()
     total_amount: int = _money()
+
+
+class FulfillmentRow(SQLModel, table=True):
+    """One shipment of an order (a warehouse may ship an order in several parcels)."""
+
+    __tablename__ = "fulfillments"
+    id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=64)
+    carrier: str = Field(max_length=64)
+    tracking_number: str = Field(max_length=128)
+    # Who recorded it: an API key id (staff members join with the staff issue).
+    actor: str = Field(max_length=64)
+    created_at: datetime = _ts()
 
 
 class IdempotencyRow(SQLModel, table=True):

@@ -6,7 +6,7 @@ import secrets
 
 # "op" (a capture or void of a payment) is internal; the others are API.md's.
 PREFIXES = frozenset(
-    {"chk", "ord", "pay", "re", "cus", "stf", "pm", "key", "evt", "whe", "prod", "op"}
+    {"chk", "ord", "pay", "re", "cus", "stf", "pm", "key", "evt", "whe", "prod", "op", "ful"}
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from checkout.domain.fulfillment import Fulfillment
 from checkout.domain.money import Money
 from checkout.domain.orders import events_between, order_status
 from checkout.domain.payment import Payment
@@ -48,6 +49,32 @@ def follow_payment(conn: Connection, before: Payment | None, after: Payment) -> 
     return types
 
 
+def publish_fulfilled(conn: Connection, fulfillment: Fulfillment) -> None:
+    """``order.fulfilled`` for one shipment (an order shipped in parcels sends several)."""
+    found = order_store.summary(conn, fulfillment.order_id)
+    if found is None:
+        raise LookupError(f"order {fulfillment.order_id} not found for its events")
+    outbox.publish(
+        conn,
+        "order.fulfilled",
+        {
+            "order": _order_json(*found),
+            "fulfillment": fulfillment_json(fulfillment),
+        },
+    )
+
+
+def fulfillment_json(f: Fulfillment) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "object": "fulfillment",
+        "order_id": f.order_id,
+        "carrier": f.carrier,
+        "tracking_number": f.tracking_number,
+        "created": int(f.created_at.timestamp()),
+    }
+
+
 def _order_json(order: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
     currency = order["currency"]
     return {
@@ -60,6 +87,9 @@ def _order_json(order: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str,
         "subtotal": Money(order["subtotal"], currency).to_json(),
         "shipping": Money(order["shipping"], currency).to_json(),
         "total": Money(order["total"], currency).to_json(),
+        "fulfilled": (
+            int(order["fulfilled_at"].timestamp()) if order["fulfilled_at"] is not None else None
+        ),
         "lines": [
             {
                 "sku": ln["sku"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +77,7 @@ _SUMMARY = sa.select(
     _O.c.subtotal,
     _O.c.shipping,
     _O.c.total,
+    _O.c.fulfilled_at,
     _O.c.created_at,
 ).where(_O.c.id == sa.bindparam("b_id"))
 _LINES = (
@@ -92,4 +94,24 @@ def summary(conn: Connection, order_id: str) -> tuple[dict[str, Any], list[dict[
         return None
     order = dict(row._mapping)
     order["created_at"] = as_utc(order["created_at"])
+    if order["fulfilled_at"] is not None:
+        order["fulfilled_at"] = as_utc(order["fulfilled_at"])
     return order, [dict(r._mapping) for r in conn.execute(_LINES, {"b_id": order_id})]
+
+
+_STATUS_LOCKED = sa.select(_O.c.status).where(_O.c.id == sa.bindparam("b_id")).with_for_update()
+
+
+def status_for_update(conn: Connection, order_id: str) -> str | None:
+    """The order's status, its row locked until the transaction ends (PostgreSQL)."""
+    row = conn.execute(_STATUS_LOCKED, {"b_id": order_id}).first()
+    return None if row is None else str(row[0])
+
+
+def mark_fulfilled(conn: Connection, order_id: str, at: datetime) -> None:
+    """The first shipment's time; later parcels leave it as it is."""
+    conn.execute(
+        sa.update(_O)
+        .where(_O.c.id == order_id, _O.c.fulfilled_at.is_(None))
+        .values(fulfilled_at=at, updated_at=at)
+    )

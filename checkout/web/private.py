@@ -1,7 +1,7 @@
 """Routes of the private listener: health, metrics, and the integration API (API keys).
 
-Each route declares its policy (``checkout.web.s2s_auth``); more integration routes
-(orders, fulfillments, customers, catalog) arrive with the staff issue.
+Each route declares its policy (``checkout.web.s2s_auth``); the remaining integration
+routes (orders, customers, catalog) arrive with the staff issue.
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from checkout.access.api_keys import ApiKey
 from checkout.access.scopes import Scope
 from checkout.context import AppContext
-from checkout.web.errors import ServiceUnavailable
+from checkout.domain.fulfillment import clean_label
+from checkout.services.order_events import fulfillment_json
+from checkout.web.errors import ServiceUnavailable, ValidationFailed
 from checkout.web.jsonio import json_response, read_json
 from checkout.web.paths import path_id
 from checkout.web.s2s_auth import KeyAuth, open_route
-from checkout.web.schemas import WebhookEndpointIn
+from checkout.web.schemas import FulfillmentIn, WebhookEndpointIn
 from webhooks.subscriptions import Endpoint
 
 
@@ -45,12 +48,18 @@ class PrivateEndpoints:
 
     def routes(self) -> list[BaseRoute]:
         manage = self.auth.requires(Scope.WEBHOOKS_MANAGE)
+        fulfill = self.auth.requires(Scope.ORDERS_FULFILL)
         idem = self.ctx.idempotency
         return [
             Route("/healthz", open_route(self.healthz), methods=["GET"]),
             Route("/metrics", open_route(self.metrics), methods=["GET"]),
             # The key is checked before the idempotency layer, so a request without a
             # valid key never claims (or replays) a stored response.
+            Route(
+                "/s2s/v1/orders/{order_id}/fulfillments",
+                fulfill(idem(self.create_fulfillment)),
+                methods=["POST"],
+            ),
             Route(
                 "/s2s/v1/webhook-endpoints",
                 manage(idem(self.create_webhook_endpoint)),
@@ -79,6 +88,22 @@ class PrivateEndpoints:
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self.ctx.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def create_fulfillment(self, request: Request) -> Response:
+        order_id = path_id(request, "order_id")
+        body = await read_json(request, FulfillmentIn)
+        carrier = clean_label(body.carrier, 64)
+        tracking = clean_label(body.tracking_number, 128)
+        problems = {
+            name: "printable text"
+            for name, value in (("carrier", carrier), ("tracking_number", tracking))
+            if value is None
+        }
+        if carrier is None or tracking is None:
+            raise ValidationFailed("The fulfillment is invalid.", fields=problems)
+        key: ApiKey = request.state.api_key
+        f = await self.ctx.fulfillments.create(order_id, carrier, tracking, actor=key.id)
+        return json_response(fulfillment_json(f), status=201)
 
     async def create_webhook_endpoint(self, request: Request) -> Response:
         body = await read_json(request, WebhookEndpointIn)

@@ -89,6 +89,11 @@ class PayPalOrderIn(_Strict):
     )
 
 
+class FulfillmentIn(_Strict):
+    carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
 class WebhookEndpointIn(_Strict):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     # Which of API.md's order events; checked against the list by the subscriptions.

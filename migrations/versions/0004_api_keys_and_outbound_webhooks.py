@@ -1,4 +1,4 @@
-"""api keys, outbound webhooks, payments held for review
+"""api keys, outbound webhooks, fulfillments, payments held for review
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +18,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fulfilled_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "fulfillments",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=64), nullable=False),
+        sa.Column("carrier", sa.String(length=64), nullable=False),
+        sa.Column("tracking_number", sa.String(length=128), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("fulfillments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fulfillments_order_id"), ["order_id"], unique=False)
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_reason", sa.String(length=100), nullable=True))
         batch_op.create_index(
@@ -119,6 +134,11 @@ def downgrade() -> None:
 
     op.drop_table("outbox_events")
     op.drop_table("api_keys")
+    with op.batch_alter_table("fulfillments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fulfillments_order_id"))
+    op.drop_table("fulfillments")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("fulfilled_at")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_payments_held_for_review",

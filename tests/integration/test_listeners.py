@@ -137,6 +137,8 @@ async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
     assert all(p is not None for p in policies.values()), policies
     assert policies[("/healthz", "GET")] == "open"
     assert policies[("/s2s/v1/webhook-endpoints", "POST")] == "scope:webhooks:manage"
+    assert policies[("/s2s/v1/orders/{order_id}/fulfillments", "POST")] == "scope:orders:fulfill"
     assert {p for (path, _), p in policies.items() if path.startswith("/s2s/")} <= {
-        "scope:webhooks:manage"
+        "scope:webhooks:manage",
+        "scope:orders:fulfill",
     }

@@ -375,3 +375,108 @@ async def test_changes_made_at_the_provider_move_the_order_and_send_events(
     await _drain(_deliverer(manual), hook, 2)
     assert sorted(e["type"] for e in hook.accepted()) == ["order.paid", "order.refunded"]
     assert count(manual, "outbox_events") == 3  # and order.created, which nobody wanted
+
+
+# -- fulfillments (a warehouse with an orders:fulfill key) ---------------------------------
+
+
+async def test_a_warehouse_ships_an_order_in_two_parcels_and_integrations_hear_each(
+    ctx: AppContext,
+    stripe_emulator: Emulator,
+    hook: Receiver,
+    private_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
+) -> None:
+    await _subscribe(ctx, hook.url, ["order.fulfilled"])
+    pay = await _pay(ctx, stripe_emulator)
+    path = f"/s2s/v1/orders/{pay['order_id']}/fulfillments"
+    body = {"carrier": "DHL", "tracking_number": "JD014600006281230704"}
+    # The scope is orders:fulfill; managing webhooks does not grant it.
+    denied = await private_api.post(path, json=body, headers=_key(ctx, Scope.WEBHOOKS_MANAGE))
+    assert denied.status_code == 403
+    assert (
+        await api.post(path, json=body, headers=_key(ctx, Scope.ORDERS_FULFILL))
+    ).status_code == 404
+
+    key, secret = ctx.api_keys.create(frozenset({Scope.ORDERS_FULFILL}))
+    auth = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "parcel-1"}
+    first = await private_api.post(path, json=body, headers=auth)
+    assert first.status_code == 201, first.text
+    replay = await private_api.post(path, json=body, headers=auth)
+    assert replay.content == first.content  # a retried request records no second parcel
+    shipped = first.json()
+    assert shipped["id"].startswith("ful_") and shipped["carrier"] == "DHL"
+    second = await private_api.post(
+        path,
+        json={"carrier": "UPS", "tracking_number": "1Z999AA10123456784"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert second.status_code == 201
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT actor FROM fulfillments")).scalars().all()
+        fulfilled_at = conn.execute(
+            sa.text("SELECT fulfilled_at FROM orders WHERE id = :id"), {"id": pay["order_id"]}
+        ).scalar_one()
+    assert rows == [key.id, key.id] and fulfilled_at is not None
+
+    await _drain(_deliverer(ctx), hook, 2)
+    events = hook.accepted()
+    assert {e["data"]["fulfillment"]["carrier"] for e in events} == {"DHL", "UPS"}
+    assert all(e["type"] == "order.fulfilled" for e in events)
+    assert all(e["data"]["order"]["fulfilled"] is not None for e in events)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"carrier": "DHL"}, 422),
+        ({"carrier": "DHL\n", "tracking_number": "\x01\x02"}, 422),
+        ({"carrier": "  ", "tracking_number": "X1"}, 422),
+        ({"carrier": "D" * 65, "tracking_number": "X1"}, 422),
+        ({"carrier": "DHL", "tracking_number": "X1", "address": "elsewhere"}, 422),
+    ],
+)
+async def test_a_bad_fulfillment_is_refused_and_records_nothing(
+    ctx: AppContext,
+    stripe_emulator: Emulator,
+    private_api: httpx.AsyncClient,
+    body: dict[str, Any],
+    status: int,
+) -> None:
+    pay = await _pay(ctx, stripe_emulator)
+    r = await private_api.post(
+        f"/s2s/v1/orders/{pay['order_id']}/fulfillments",
+        json=body,
+        headers=_key(ctx, Scope.ORDERS_FULFILL),
+    )
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == "validation_error"
+    assert count(ctx, "fulfillments") == 0
+
+
+async def test_unknown_canceled_and_refunded_orders_cannot_be_fulfilled(
+    manual: AppContext, stripe_emulator: Emulator
+) -> None:
+    transport = httpx.ASGITransport(app=create_private_app(manual))
+    body = {"carrier": "DHL", "tracking_number": "X1"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://p") as s2s:
+        auth = _key(manual, Scope.ORDERS_FULFILL)
+        missing = await s2s.post("/s2s/v1/orders/ord_nope/fulfillments", json=body, headers=auth)
+        assert missing.status_code == 404
+        voided = await _pay(manual, stripe_emulator)
+        await manual.operations.void(voided["id"])
+        refunded = await _pay(manual, stripe_emulator)
+        await manual.operations.capture(refunded["id"])
+        await manual.operations.refund(refunded["id"], 6200)
+        for pay in (voided, refunded):
+            r = await s2s.post(
+                f"/s2s/v1/orders/{pay['order_id']}/fulfillments", json=body, headers=auth
+            )
+            assert r.status_code == 409, r.text
+        # An authorized order may ship (merchants who capture on shipment).
+        held = await _pay(manual, stripe_emulator)
+        ok = await s2s.post(
+            f"/s2s/v1/orders/{held['order_id']}/fulfillments", json=body, headers=auth
+        )
+        assert ok.status_code == 201
+    assert count(manual, "fulfillments") == 1
