@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from providers.stripe_emulator import cards, intents, refunds, wire
+from providers.stripe_emulator import cards, event_list, intents, refunds, wire
 from providers.stripe_emulator.errors import InvalidRequest, parameter_missing
 from providers.stripe_emulator.forms import Form, JsonObject
 from providers.stripe_emulator.money import normalize_currency
@@ -229,3 +229,11 @@ async def create_refund(request: Request) -> Response:
 
 async def retrieve_refund(request: Request) -> Response:
     return await run(request, _retrieve_refund, method="GET")
+
+
+async def list_events(request: Request) -> Response:
+    return await run(request, event_list.list_events, method="GET")
+
+
+async def retrieve_event(request: Request) -> Response:
+    return await run(request, event_list.retrieve_event, method="GET")

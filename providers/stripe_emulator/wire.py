@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from providers.stripe_emulator.errors import DOC_BASE, CardFailure
 from providers.stripe_emulator.forms import JsonObject
 from providers.stripe_emulator.state import (
+    Charge,
     EmulatorState,
     PaymentError,
     PaymentIntent,
@@ -143,6 +144,61 @@ def refund(record: Refund) -> JsonObject:
         "source_transfer_reversal": None,
         "status": record.status,
         "transfer_reversal": None,
+    }
+
+
+def charge(record: Charge, intent: PaymentIntent) -> JsonObject:
+    refunded = record.amount_refunded
+    return {
+        "id": record.id,
+        "object": "charge",
+        "amount": record.amount,
+        "amount_captured": record.amount_captured,
+        "amount_refunded": refunded,
+        "captured": record.captured,
+        "created": record.created,
+        "currency": record.currency,
+        "failure_code": record.failure_code,
+        "livemode": False,
+        # Stripe copies the intent's metadata onto its charges.
+        "metadata": dict(intent.metadata),
+        "paid": record.status == "succeeded",
+        "payment_intent": record.payment_intent,
+        "payment_method": record.payment_method,
+        "refunded": refunded > 0 and refunded >= record.amount_captured,
+        "status": record.status,
+    }
+
+
+def event(
+    state: EmulatorState,
+    intent: PaymentIntent,
+    public_base_url: str,
+    *,
+    event_id: str,
+    event_type: str,
+    created: int,
+    pending_webhooks: int,
+) -> JsonObject:
+    """An event with a snapshot of the object it is about, taken now (lock held)."""
+    record = state.charges.get(intent.latest_charge or "")
+    obj = (
+        charge(record, intent)
+        if event_type.startswith("charge.") and record is not None
+        else payment_intent(state, intent, public_base_url)
+    )
+    return {
+        "id": event_id,
+        "object": "event",
+        # One rendering of every object, so no API version to name.
+        "api_version": None,
+        "created": created,
+        "data": {"object": obj},
+        "livemode": False,
+        # As at creation: the emulator does not rewrite events as deliveries finish.
+        "pending_webhooks": pending_webhooks,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
     }
 
 
