@@ -154,7 +154,8 @@ class Service:
                 )
             )
             worker = asyncio.create_task(
-                Worker(ctx.uow, ctx.inbox_worker).run(self.stop_event), name="worker"
+                Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler).run(self.stop_event),
+                name="worker",
             )
             tasks.append(worker)
             self.announce("worker loop running")
