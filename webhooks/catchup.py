@@ -86,10 +86,15 @@ class EventCatchUp:
             batch = await source.events_since(
                 held.created_gte, starting_after=held.resume_after, max_pages=self._max_pages
             )
+            known = await self._inbox.known(
+                source.name, [listed.event.event_id for listed in batch.events]
+            )
             recovered = 0
-            # Oldest first, so the worker meets them in the order they happened.
+            # Oldest first, so the worker meets them in the order they happened. Storing
+            # stays idempotent, so a delivery landing meanwhile is not stored twice.
             for listed in reversed(batch.events):
-                recovered += await self._inbox.store(listed.event, listed.payload)
+                if listed.event.event_id not in known:
+                    recovered += await self._inbox.store(listed.event, listed.payload)
         except ProviderRejected:
             # The event to resume after is gone (past the provider's retention): read the
             # window again from its start rather than fail on it forever.

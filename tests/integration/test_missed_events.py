@@ -20,6 +20,7 @@ from checkout.config import DEV_STRIPE_PUBLISHABLE_KEY, DEV_STRIPE_SECRET_KEY
 from checkout.context import AppContext, build_context
 from checkout.seed import seed_demo_catalog
 from checkout.web.factory import create_public_app
+from providers.base import ProviderEvent
 from providers.retry import NO_RETRY
 from providers.stripe import StripeProvider
 from providers.stripe.wire import PAYMENT_EVENT_TYPES
@@ -350,3 +351,17 @@ async def test_an_unreachable_provider_fails_the_pass_and_lets_the_cursor_go(
         await down.aclose()
     assert (result.failed, result.recovered) == (1, 0)
     assert _cursor(ctx)["locked_until"] is None
+
+
+async def test_known_finds_kept_events_among_many_ids(shops: tuple[Shop, Shop]) -> None:
+    ctx = shops[0].ctx
+    kept = [f"evt_kept_{i}" for i in range(3)]
+    for event_id in kept:
+        event = ProviderEvent("stripe", event_id, "payment_intent.succeeded", "pi_1", None, T0)
+        assert await ctx.inbox.store(event, b"{}")
+    asked = [f"evt_other_{i}" for i in range(1200)]
+    asked[100:100] = kept[:1]
+    asked[700:700] = kept[1:]
+    assert await ctx.inbox.known("stripe", asked) == set(kept)
+    assert await ctx.inbox.known("paypal", asked) == set()
+    assert await ctx.inbox.known("stripe", []) == set()
