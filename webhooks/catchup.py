@@ -38,6 +38,9 @@ class CatchUpResult:
 
 
 class EventCatchUp:
+    """One pass per provider list: claim its cursor, list, store, move the cursor on. A
+    provider never read before is read from `first_lookback` ago."""
+
     def __init__(
         self,
         inbox: Inbox,
