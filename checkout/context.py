@@ -28,10 +28,14 @@ from providers.paypal import PayPalProvider
 from providers.paypal.webhook_signature import PayPalVerifier, httpx_fetcher
 from providers.retry import DEFAULT_RETRY
 from providers.stripe import StripeProvider
+from webhooks.catchup import EventCatchUp
 from webhooks.delivery import HttpSender, OutboundDeliveries
 from webhooks.inbox import Inbox
 from webhooks.subscriptions import Subscriptions
 from webhooks.worker import InboxWorker
+
+# Pages of a provider's event list read per reconciliation pass (100 events each).
+CATCH_UP_PAGES = 10
 
 
 @dataclass
@@ -96,13 +100,12 @@ def build_context(
     db = make_database(str(settings.database_url))
     uow = UnitOfWork(db)
     cipher = PiiCipher.from_root(settings.root_secret_bytes())
-    providers: dict[str, PaymentProvider] = {
-        "stripe": StripeProvider(
-            secret_key=str(settings.stripe_secret_key),
-            api_base=stripe_api_base or settings.stripe_api_base,
-            timeout=settings.provider_timeout,
-        )
-    }
+    stripe = StripeProvider(
+        secret_key=str(settings.stripe_secret_key),
+        api_base=stripe_api_base or settings.stripe_api_base,
+        timeout=settings.provider_timeout,
+    )
+    providers: dict[str, PaymentProvider] = {"stripe": stripe}
     paypal_base = paypal_api_base or settings.paypal_api_base
     if paypal_base and settings.paypal_client_id:
         providers["paypal"] = PayPalProvider(
@@ -127,6 +130,15 @@ def build_context(
     # Integrations on plain http only in dev (a receiver on localhost, say).
     subscriptions = Subscriptions(cipher, require_https=settings.is_production)
     sender = HttpSender()
+    # Only Stripe lists past events; PayPal's missed webhooks are left to reconciliation.
+    catch_up = EventCatchUp(
+        inbox,
+        uow,
+        [stripe],
+        max_pages=CATCH_UP_PAGES,
+        # Every page may wait out the provider's retries; a pass past this is presumed dead.
+        lease=provider_lease(settings) * CATCH_UP_PAGES + timedelta(minutes=1),
+    )
     return AppContext(
         settings=settings,
         db=db,
@@ -147,7 +159,7 @@ def build_context(
         # little longer for its own database work.
         idempotency=Idempotency(uow, cipher, lease=provider_lease(settings) + timedelta(seconds=5)),
         inbox=inbox,
-        reconciler=Reconciler(uow, payments, providers),
+        reconciler=Reconciler(uow, payments, providers, catch_up=catch_up),
         paypal_webhooks=_paypal_verifier(settings),
         inbox_worker=InboxWorker(inbox, uow, events.apply),
         api_keys=ApiKeys(uow),

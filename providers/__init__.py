@@ -5,6 +5,9 @@ This package imports the providers' SDKs and nothing of ours (DESIGN.md).
 
 from providers.base import (
     ChargeRequest,
+    EventBatch,
+    EventSource,
+    ListedEvent,
     NextAction,
     PaymentProvider,
     ProviderDeclined,
@@ -17,6 +20,9 @@ from providers.base import (
 
 __all__ = [
     "ChargeRequest",
+    "EventBatch",
+    "EventSource",
+    "ListedEvent",
     "NextAction",
     "PaymentProvider",
     "ProviderDeclined",

@@ -84,6 +84,26 @@ class ProviderEvent:
     created: int
 
 
+@dataclass(frozen=True, slots=True)
+class ListedEvent:
+    """An event read back from the provider's event list rather than delivered."""
+
+    event: ProviderEvent
+    # The event's JSON, kept in the inbox as a delivered body would be.
+    payload: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events listed since a time, newest first, as providers list them."""
+
+    events: tuple[ListedEvent, ...]
+    # The last (oldest) event id listed, readable or not: where to resume.
+    last_id: str | None
+    # False when the page cap stopped the listing: older events remain after `last_id`.
+    complete: bool
+
+
 class WebhookRejected(Exception):
     """A webhook delivery that is forged, malformed or stale; never stored (-> 400).
 
@@ -144,3 +164,14 @@ class PaymentProvider(Protocol):
     ) -> ProviderRefund: ...
 
     async def aclose(self) -> None: ...
+
+
+class EventSource(Protocol):
+    """A provider that can list its recent events, so events whose webhooks never arrived
+    can still be applied (only Stripe offers such a list)."""
+
+    name: str
+
+    async def events_since(
+        self, created_gte: int, *, starting_after: str | None = None, max_pages: int = 10
+    ) -> EventBatch: ...

@@ -1,4 +1,4 @@
-"""The durable inbox of verified provider events."""
+"""The durable inbox of verified provider events, and how far event lists were read."""
 
 from __future__ import annotations
 
@@ -97,3 +97,19 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
     delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+class EventCursorRow(SQLModel, table=True):
+    """How far each provider's event list has been read (``webhooks/catchup.py``)."""
+
+    __tablename__ = "event_cursors"
+    provider: str = Field(primary_key=True, max_length=16)
+    # Events created at or after this Unix time (the provider's clock) are listed next.
+    created_gte: int = Field(sa_type=sa.BigInteger)
+    # Mid-window, when a pass stopped at its page cap: the last event id it listed, and
+    # the newest creation time the window has seen.
+    resume_after: str | None = Field(default=None, max_length=255)
+    window_newest: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # A pass holds the cursor until then, so concurrent workers do not list twice; the
+    # version makes a pass that outlived its lease unable to write.
+    locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    version: int = 0
+    updated_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))

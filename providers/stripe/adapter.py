@@ -18,6 +18,8 @@ import stripe
 
 from providers.base import (
     ChargeRequest,
+    EventBatch,
+    ListedEvent,
     ProviderDeclined,
     ProviderError,
     ProviderPayment,
@@ -26,7 +28,14 @@ from providers.base import (
     ProviderUnavailable,
 )
 from providers.retry import DEFAULT_RETRY, RetryPolicy, with_retries
-from providers.stripe.wire import payment_from_intent, refund_from_stripe, to_stripe_amount
+from providers.stripe.webhook import listed_event
+from providers.stripe.wire import (
+    EVENT_PAGE_SIZE,
+    PAYMENT_EVENT_TYPES,
+    payment_from_intent,
+    refund_from_stripe,
+    to_stripe_amount,
+)
 
 
 class StripeProvider:
@@ -116,6 +125,31 @@ class StripeProvider:
             {"idempotency_key": idempotency_key},
         )
         return refund_from_stripe(refund)
+
+    async def events_since(
+        self, created_gte: int, *, starting_after: str | None = None, max_pages: int = 10
+    ) -> EventBatch:
+        """Payment events created at or after `created_gte`, newest first, paging on with
+        `starting_after` (from the given id, to resume an earlier listing) up to
+        `max_pages` pages."""
+        listed: list[ListedEvent] = []
+        cursor = starting_after
+        for _ in range(max_pages):
+            params: dict[str, Any] = {
+                "created": {"gte": created_gte},
+                "limit": EVENT_PAGE_SIZE,
+                "types": list(PAYMENT_EVENT_TYPES),
+            }
+            if cursor is not None:
+                params["starting_after"] = cursor
+            page = await self._call(self._client.v1.events.list_async, params)
+            data = page.get("data") or []
+            listed.extend(e for e in map(listed_event, data) if e is not None)
+            if data:
+                cursor = str(data[-1]["id"])
+            if not data or not page.get("has_more"):
+                return EventBatch(tuple(listed), cursor, complete=True)
+        return EventBatch(tuple(listed), cursor, complete=False)
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await with_retries(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from providers.base import ProviderEvent, WebhookRejected
+from providers.base import ListedEvent, ProviderEvent, WebhookRejected
 
 TOLERANCE = 300
 MAX_HEADER = 4096  # Real headers carry a handful of signatures; anything longer is abuse.
@@ -83,6 +83,17 @@ def parse_event(payload: bytes) -> ProviderEvent:
         if isinstance(meta, dict) and isinstance(meta.get("payment_id"), str):
             payment_id = meta["payment_id"]
     return ProviderEvent("stripe", event_id, kind, ref, payment_id, created)
+
+
+def listed_event(raw: Any) -> ListedEvent | None:
+    """An event from `GET /v1/events` (a plain dict) as the inbox keeps a delivered one;
+    None for one that is not a readable Stripe event."""
+    # default=str: the SDK hands decimal fields back as Decimal, which JSON cannot hold.
+    payload = json.dumps(raw, separators=(",", ":"), default=str).encode()
+    try:
+        return ListedEvent(parse_event(payload), payload)
+    except WebhookRejected:
+        return None
 
 
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:

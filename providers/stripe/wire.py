@@ -20,6 +20,20 @@ from providers.base import (
 _THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
 
+# The events that can move a payment; `GET /v1/events` takes at most 20 names.
+PAYMENT_EVENT_TYPES = (
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.canceled",
+    "payment_intent.payment_failed",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+    "payment_intent.succeeded",
+    "charge.captured",
+    "charge.refunded",
+)
+EVENT_PAGE_SIZE = 100  # Stripe's largest page
+
+
 def to_stripe_amount(amount: int, currency: str) -> tuple[int, str]:
     if amount <= 0:
         raise ProviderRejected("amount must be positive", param="amount")

@@ -9,15 +9,18 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from providers.stripe_emulator import cards, intents, refunds, wire
+from providers.stripe_emulator import cards, event_list, intents, refunds, wire
 from providers.stripe_emulator.errors import InvalidRequest, parameter_missing
 from providers.stripe_emulator.forms import Form, JsonObject
 from providers.stripe_emulator.money import normalize_currency
 from providers.stripe_emulator.pipeline import Call, run
-from providers.stripe_emulator.state import CaptureMethod, PaymentMethod
+from providers.stripe_emulator.state import CaptureMethod, PaymentIntent, PaymentMethod
 
 _CAPTURE_METHODS: tuple[CaptureMethod, ...] = get_args(CaptureMethod)
 _CARD_FIELDS = ("number", "exp_month", "exp_year", "cvc")
+# What a PaymentIntent answer can expand in place of an id (the adapter reads refunds
+# from the expanded charge).
+_INTENT_EXPANSIONS = frozenset({"latest_charge"})
 
 
 # --- payment methods -------------------------------------------------------------------
@@ -70,6 +73,7 @@ def _create_intent(call: Call) -> JsonObject:
             "expand",
         ),
     )
+    expand = _expansions(form)
     amount = form.integer("amount", minimum=1)
     if amount is None:
         raise parameter_missing("amount")
@@ -92,22 +96,19 @@ def _create_intent(call: Call) -> JsonObject:
     )
     if confirm:
         intents.confirm(call.state, intent, payment_method=None, return_url=None)
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
-
-
-def _expand(call: Call) -> list[str]:
-    raw = call.params.get("expand")
-    return [str(v) for v in raw.values()] if isinstance(raw, dict) else []
+    return _render_intent(call, intent, expand)
 
 
 def _retrieve_intent(call: Call) -> JsonObject:
-    Form(call.params, ("expand", "client_secret"))
+    form = Form(call.params, ("expand", "client_secret"))
+    expand = _expansions(form)
     intent = intents.get_intent(call.state, call.path["id"])
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
+    return _render_intent(call, intent, expand)
 
 
 def _confirm_intent(call: Call) -> JsonObject:
     form = Form(call.params, ("payment_method", "return_url", "expand"))
+    expand = _expansions(form)
     intent = intents.get_intent(call.state, call.path["id"])
     intents.confirm(
         call.state,
@@ -115,24 +116,44 @@ def _confirm_intent(call: Call) -> JsonObject:
         payment_method=form.string("payment_method") or None,
         return_url=_return_url(form),
     )
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
+    return _render_intent(call, intent, expand)
 
 
 def _capture_intent(call: Call) -> JsonObject:
     form = Form(call.params, ("amount_to_capture", "metadata", "expand"))
+    expand = _expansions(form)
     amount_to_capture = form.integer("amount_to_capture", minimum=1)
     metadata = form.metadata()
     intent = intents.get_intent(call.state, call.path["id"])
     intents.capture(call.state, intent, amount_to_capture)
     intent.metadata.update(metadata)
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
+    return _render_intent(call, intent, expand)
 
 
 def _cancel_intent(call: Call) -> JsonObject:
     form = Form(call.params, ("cancellation_reason", "expand"))
+    expand = _expansions(form)
     intent = intents.get_intent(call.state, call.path["id"])
     intents.cancel(call.state, intent, form.string("cancellation_reason") or None)
-    return wire.payment_intent(call.state, intent, call.settings.public_base_url, _expand(call))
+    return _render_intent(call, intent, expand)
+
+
+def _expansions(form: Form) -> frozenset[str]:
+    """The fields to expand, checked before anything runs: refusing one after a capture
+    had happened would store an error for a request that moved money."""
+    wanted = frozenset(form.array("expand") or ())
+    unknown = sorted(wanted - _INTENT_EXPANSIONS)
+    if unknown:
+        raise InvalidRequest(f"This property cannot be expanded ({unknown[0]}).", param="expand")
+    return wanted
+
+
+def _render_intent(call: Call, intent: PaymentIntent, expand: frozenset[str]) -> JsonObject:
+    body = wire.payment_intent(call.state, intent, call.settings.public_base_url)
+    if "latest_charge" in expand:
+        record = call.state.charges.get(intent.latest_charge or "")
+        body["latest_charge"] = wire.charge(record, intent) if record is not None else None
+    return body
 
 
 # --- refunds ---------------------------------------------------------------------------
@@ -234,3 +255,11 @@ async def create_refund(request: Request) -> Response:
 
 async def retrieve_refund(request: Request) -> Response:
     return await run(request, _retrieve_refund, method="GET")
+
+
+async def list_events(request: Request) -> Response:
+    return await run(request, event_list.list_events, method="GET")
+
+
+async def retrieve_event(request: Request) -> Response:
+    return await run(request, event_list.retrieve_event, method="GET")

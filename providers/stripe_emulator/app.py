@@ -2,10 +2,18 @@
 
 Faults: `app.state.faults` is a `providers.emulator_faults.FaultInjector` (also driven
 over HTTP at `/_emulator/faults` with the secret key); its ledger counts the operations
-that really ran.
+that really ran. `app.state.deliveries` is a `providers.emulator_deliveries.DeliveryFaults`
+(over HTTP at `/_emulator/deliveries`): webhook deliveries dropped, held back and released
+in another order, or duplicated.
+
+Every event is kept in `app.state.emulator.events` and listed at `GET /v1/events`, whether
+or not a webhook URL is configured.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,8 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from providers.emulator_deliveries import DeliveryFaults, delivery_routes
 from providers.emulator_faults import FaultInjector, FaultMiddleware, fault_routes
-from providers.stripe_emulator import api, three_ds
+from providers.stripe_emulator import api, three_ds, wire
 from providers.stripe_emulator.auth import ApiKeys, authenticate
 from providers.stripe_emulator.errors import (
     ApiError,
@@ -25,8 +34,9 @@ from providers.stripe_emulator.errors import (
     fault_error,
     unrecognized_url,
 )
+from providers.stripe_emulator.events import Event
 from providers.stripe_emulator.pipeline import Settings, error_response
-from providers.stripe_emulator.state import EmulatorState
+from providers.stripe_emulator.state import EmulatorState, PaymentIntent
 from providers.stripe_emulator.webhooks import DeliverAfterResponse, WebhookDeliverer
 from providers.stripe_emulator.wire import dump
 
@@ -52,14 +62,20 @@ def create_app(
     and secret it also delivers signed events there, as a Stripe webhook endpoint would."""
     keys = ApiKeys(secret=secret_key, publishable=publishable_key)
     faults = FaultInjector()
+    deliveries = DeliveryFaults(ledger=faults.record)
     state = EmulatorState(ledger=faults.record)
     deliverer = (
         WebhookDeliverer(
-            state, url=webhook_url, secret=webhook_secret, public_base_url=public_base_url
+            url=webhook_url, secret=webhook_secret, faults=deliveries, ledger=faults.record
         )
         if webhook_url and webhook_secret
         else None
     )
+    state.on_event = _publisher(state, public_base_url, deliverer)
+
+    def authorized(request: Request) -> bool:
+        return _has_secret_key(request, keys)
+
     routes = [
         Route(
             "/v1/payment_methods",
@@ -75,9 +91,16 @@ def create_app(
         Route("/v1/payment_intents/{id}/cancel", api.cancel_payment_intent, methods=["POST"]),
         Route("/v1/refunds", api.create_refund, methods=["POST"]),
         Route("/v1/refunds/{id}", api.retrieve_refund),
+        Route("/v1/events", api.list_events),
+        Route("/v1/events/{id}", api.retrieve_event),
         Route("/3ds/{pi_id}", three_ds.challenge_page),
         Route("/3ds/{pi_id}/complete", three_ds.complete_challenge, methods=["POST"]),
-        *fault_routes(faults, authorized=lambda request: _has_secret_key(request, keys)),
+        *fault_routes(faults, authorized=authorized),
+        *delivery_routes(
+            deliveries,
+            release=deliverer.release if deliverer else lambda: 0,
+            authorized=authorized,
+        ),
     ]
     app = Starlette(
         routes=routes,
@@ -90,10 +113,35 @@ def create_app(
         exception_handlers={HTTPException: _http_exception},
     )
     app.state.faults = faults
+    app.state.deliveries = deliveries
     app.state.emulator = state
     app.state.webhooks = deliverer
     app.state.emulator_settings = Settings(keys=keys, public_base_url=public_base_url.rstrip("/"))
     return app
+
+
+def _publisher(
+    state: EmulatorState, public_base_url: str, deliverer: WebhookDeliverer | None
+) -> Callable[[str, PaymentIntent], None]:
+    """Turn a state change into an event: kept in the log, and queued for delivery."""
+
+    def publish(event_type: str, intent: PaymentIntent) -> None:
+        event_id, created = EmulatorState.new_id("evt"), state.now()
+        body = wire.event(
+            state,
+            intent,
+            public_base_url,
+            event_id=event_id,
+            event_type=event_type,
+            created=created,
+            pending_webhooks=1 if deliverer is not None else 0,
+        )
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        state.events.add(Event(event_id, event_type, created, payload))
+        if deliverer is not None:
+            deliverer.enqueue(payload)
+
+    return publish
 
 
 def _has_secret_key(request: Request, keys: ApiKeys) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from providers.stripe_emulator.cards import Card
+from providers.stripe_emulator.events import EventLog
 
 IntentStatus = Literal[
     "requires_payment_method",
@@ -144,13 +145,15 @@ class EmulatorState:
         self.clock = clock
         self._ledger = ledger
         # Called with (event type, intent) whenever a PaymentIntent changes in a way
-        # Stripe announces by webhook; the app wires it to its webhook deliverer.
+        # Stripe announces with an event; the app wires it to the event log and the
+        # webhook deliverer.
         self.on_event: Callable[[str, PaymentIntent], None] | None = None
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.payment_intents: dict[str, PaymentIntent] = {}
         self.charges: dict[str, Charge] = {}
         self.refunds: dict[str, Refund] = {}
         self.idempotency: dict[str, StoredResponse] = {}
+        self.events = EventLog()
         # Per instance, so a fingerprint or request hash means nothing outside this process.
         self._hash_key = secrets.token_bytes(32)
 
@@ -158,7 +161,8 @@ class EmulatorState:
         return (
             f"EmulatorState(payment_methods={len(self.payment_methods)}, "
             f"payment_intents={len(self.payment_intents)}, charges={len(self.charges)}, "
-            f"refunds={len(self.refunds)}, idempotency_keys={len(self.idempotency)})"
+            f"refunds={len(self.refunds)}, idempotency_keys={len(self.idempotency)}, "
+            f"events={len(self.events)})"
         )
 
     def now(self) -> int:

@@ -8,7 +8,6 @@ the emulator has no notion of are present with Stripe's empty values.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from urllib.parse import quote, urlencode
 
 from providers.stripe_emulator.errors import DOC_BASE, CardFailure
@@ -76,14 +75,8 @@ def payment_method(pm: PaymentMethod) -> JsonObject:
     }
 
 
-def payment_intent(
-    state: EmulatorState,
-    intent: PaymentIntent,
-    public_base_url: str,
-    expand: Collection[str] = (),
-) -> JsonObject:
+def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url: str) -> JsonObject:
     pm = state.payment_methods.get(intent.payment_method or "")
-    latest = state.charges.get(intent.latest_charge or "")
     return {
         "id": intent.id,
         "object": "payment_intent",
@@ -104,13 +97,7 @@ def payment_intent(
         "customer": None,
         "description": intent.description,
         "last_payment_error": _payment_error(state, intent.last_payment_error),
-        # ``expand[]=latest_charge`` embeds the charge, whose refunded amount is the only
-        # place a refund made in the dashboard shows on the intent (as with Stripe).
-        "latest_charge": (
-            charge(latest)
-            if latest is not None and "latest_charge" in expand
-            else intent.latest_charge
-        ),
+        "latest_charge": intent.latest_charge,
         "livemode": False,
         "metadata": dict(intent.metadata),
         "next_action": _next_action(intent, public_base_url),
@@ -140,26 +127,6 @@ def payment_intent(
     }
 
 
-def charge(record: Charge) -> JsonObject:
-    return {
-        "id": record.id,
-        "object": "charge",
-        "amount": record.amount,
-        "amount_captured": record.amount_captured,
-        "amount_refunded": record.amount_refunded,
-        "captured": record.captured,
-        "created": record.created,
-        "currency": record.currency,
-        "failure_code": record.failure_code,
-        "livemode": False,
-        "paid": record.status == "succeeded",
-        "payment_intent": record.payment_intent,
-        "payment_method": record.payment_method,
-        "refunded": record.amount_refunded > 0 and record.amount_refunded >= record.amount_captured,
-        "status": record.status,
-    }
-
-
 def refund(record: Refund) -> JsonObject:
     return {
         "id": record.id,
@@ -177,6 +144,61 @@ def refund(record: Refund) -> JsonObject:
         "source_transfer_reversal": None,
         "status": record.status,
         "transfer_reversal": None,
+    }
+
+
+def charge(record: Charge, intent: PaymentIntent) -> JsonObject:
+    refunded = record.amount_refunded
+    return {
+        "id": record.id,
+        "object": "charge",
+        "amount": record.amount,
+        "amount_captured": record.amount_captured,
+        "amount_refunded": refunded,
+        "captured": record.captured,
+        "created": record.created,
+        "currency": record.currency,
+        "failure_code": record.failure_code,
+        "livemode": False,
+        # Stripe copies the intent's metadata onto its charges.
+        "metadata": dict(intent.metadata),
+        "paid": record.status == "succeeded",
+        "payment_intent": record.payment_intent,
+        "payment_method": record.payment_method,
+        "refunded": refunded > 0 and refunded >= record.amount_captured,
+        "status": record.status,
+    }
+
+
+def event(
+    state: EmulatorState,
+    intent: PaymentIntent,
+    public_base_url: str,
+    *,
+    event_id: str,
+    event_type: str,
+    created: int,
+    pending_webhooks: int,
+) -> JsonObject:
+    """An event with a snapshot of the object it is about, taken now (lock held)."""
+    record = state.charges.get(intent.latest_charge or "")
+    obj = (
+        charge(record, intent)
+        if event_type.startswith("charge.") and record is not None
+        else payment_intent(state, intent, public_base_url)
+    )
+    return {
+        "id": event_id,
+        "object": "event",
+        # One rendering of every object, so no API version to name.
+        "api_version": None,
+        "created": created,
+        "data": {"object": obj},
+        "livemode": False,
+        # As at creation: the emulator does not rewrite events as deliveries finish.
+        "pending_webhooks": pending_webhooks,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
     }
 
 

@@ -551,3 +551,40 @@ def test_card_numbers_are_kept_nowhere_in_the_state(emulator: Emulator) -> None:
         assert number not in text
         assert number[:12] not in text  # not even a prefix beyond the BIN
     assert "987" not in "".join(repr(r) for r in state.payment_methods.values())
+
+
+def test_latest_charge_expands_to_the_charge_with_its_refunds(emulator: Emulator) -> None:
+    pm_id = emulator.card("4242424242424242")
+
+    async def scenario(client: stripe.StripeClient) -> None:
+        intent = await client.v1.payment_intents.create_async(
+            params={
+                "amount": 5000,
+                "currency": "usd",
+                "payment_method": pm_id,
+                "confirm": True,
+                "capture_method": "manual",
+            }
+        )
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            await client.v1.payment_intents.capture_async(
+                intent.id, params={"expand": ["customer"]}
+            )
+        assert refused.value.param == "expand"
+        # Refused before running: the authorization is still there to capture.
+        await client.v1.payment_intents.capture_async(intent.id, params={"amount_to_capture": 4000})
+        await client.v1.refunds.create_async(params={"payment_intent": intent.id, "amount": 1500})
+        plain = await client.v1.payment_intents.retrieve_async(intent.id)
+        assert isinstance(plain.latest_charge, str)
+        expanded = await client.v1.payment_intents.retrieve_async(
+            intent.id, params={"expand": ["latest_charge"]}
+        )
+        charge = expanded.to_dict()["latest_charge"]
+        assert (charge["id"], charge["amount_captured"], charge["amount_refunded"]) == (
+            plain.latest_charge,
+            4000,
+            1500,
+        )
+        assert (charge["captured"], charge["refunded"]) == (True, False)
+
+    emulator.call(scenario)
