@@ -64,6 +64,7 @@ class Worker:
             if self._reconciler is not None:
                 settled = await self._reconciler.run_once()
                 report["payments_reconciled"] = len(settled.changed)
+                report["events_recovered"] = settled.events_recovered
         return report
 
     def _purge(self) -> int:

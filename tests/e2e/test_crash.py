@@ -14,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_serve import CHECKOUT, _free_port, _wait_ready, stop_process
+from tests.e2e.served import CHECKOUT, free_port, stop_process, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +35,20 @@ def _charges(emulator: str) -> int:
 def test_killed_between_provider_and_commit_then_retried_charges_once(
     db_url: str, tmp_path: Path
 ) -> None:
-    emu_port = _free_port()
+    emu_port = free_port()
     emulator = _start(
         [sys.executable, "-m", "providers.stripe_emulator", "--port", str(emu_port)],
         {**os.environ},
     )
     emu = f"http://127.0.0.1:{emu_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
-    api_port = _free_port()
+    api_port = free_port()
     env.update(
         CHECKOUT_DATA_DIR=str(tmp_path / "data"),
         DATABASE_URL=db_url,
         CHECKOUT_PUBLIC_PORT=str(api_port),
-        CHECKOUT_PRIVATE_PORT=str(_free_port()),
-        CHECKOUT_PAYPAL_EMULATOR_PORT=str(_free_port()),
+        CHECKOUT_PRIVATE_PORT=str(free_port()),
+        CHECKOUT_PAYPAL_EMULATOR_PORT=str(free_port()),
         CHECKOUT_STRIPE_API_BASE=emu,
         CHECKOUT_STRIPE_SECRET_KEY=SECRET,
         CHECKOUT_PROVIDER_TIMEOUT="8",
@@ -58,7 +58,7 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
     try:
         assert emulator.stdout is not None
         assert "ready on" in emulator.stdout.readline()
-        _wait_ready(serve, 3)
+        wait_ready(serve, 3)
         subprocess.run([CHECKOUT, "seed"], env=env, check=True, capture_output=True, timeout=60)
         with httpx.Client(timeout=15) as http:
             pm = http.post(
@@ -125,7 +125,7 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
             # Restart. Time passes beyond the dead request's leases (simulated here).
             stop_process(serve)
             serve = _start([CHECKOUT, "serve"], env)
-            _wait_ready(serve, 3)
+            wait_ready(serve, 3)
             engine = sa.create_engine(db_url)
             with engine.begin() as conn:
                 pending = conn.execute(sa.text("SELECT id, status FROM payments")).all()

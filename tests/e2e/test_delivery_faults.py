@@ -14,8 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-# `served` is the fixture test_serve.py defines: a real `checkout serve` on free ports.
-from tests.e2e.test_serve import CHECKOUT, Served, _env, served  # noqa: F401
+from tests.e2e.served import CHECKOUT, Served, serve_env
 
 pytestmark = pytest.mark.e2e
 
@@ -124,7 +123,7 @@ def _eventually(check: Callable[[], bool], timeout: float = 30) -> None:
 
 
 def test_with_the_endpoint_down_checkout_reconcile_brings_payments_to_stripes_state(
-    served: Served,  # noqa: F811
+    served: Served,
     db_url: str,
     tmp_path: Path,
 ) -> None:
@@ -144,7 +143,7 @@ def test_with_the_endpoint_down_checkout_reconcile_brings_payments_to_stripes_st
 
         r = subprocess.run(
             [CHECKOUT, "reconcile"],
-            env=_env(db_url, tmp_path / "data", served.ports),
+            env=serve_env(db_url, tmp_path / "data", served.ports),
             capture_output=True,
             text=True,
             timeout=60,
@@ -173,7 +172,7 @@ def test_with_the_endpoint_down_checkout_reconcile_brings_payments_to_stripes_st
 
 
 def test_duplicated_and_reversed_deliveries_end_right_with_one_effect(
-    served: Served,  # noqa: F811
+    served: Served,
     db_url: str,
 ) -> None:
     shop = Shop(served, db_url)

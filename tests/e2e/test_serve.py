@@ -8,105 +8,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.served import CHECKOUT, Served, free_port, serve_env
+
 pytestmark = pytest.mark.e2e
-
-CHECKOUT = str(Path(sys.executable).with_name("checkout"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[str], ports: dict[str, int], log: Path) -> None:
-        self.proc = proc
-        self.ports = ports
-        self.log = log
-        self.api = f"http://127.0.0.1:{ports['public']}"
-        self.private = f"http://127.0.0.1:{ports['private']}"
-        self.stripe = f"http://127.0.0.1:{ports['stripe']}"
-
-
-def _env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
-    env.update(
-        CHECKOUT_DATA_DIR=str(data_dir),
-        DATABASE_URL=db_url,
-        CHECKOUT_PUBLIC_PORT=str(ports["public"]),
-        CHECKOUT_PRIVATE_PORT=str(ports["private"]),
-        CHECKOUT_STRIPE_EMULATOR_PORT=str(ports["stripe"]),
-        CHECKOUT_PAYPAL_EMULATOR_PORT=str(ports["paypal"]),
-    )
-    return env
-
-
-def stop_process(proc: subprocess.Popen[str]) -> None:
-    """Ctrl-C, then kill if it does not stop in time; close its pipe."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
-def _wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while sum("ready on" in ln for ln in lines) < expected:
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise AssertionError(f"serve did not become ready: {lines}")
-        line = proc.stdout.readline()
-        if line:
-            lines.append(line.strip())
-    return lines
-
-
-@pytest.fixture
-def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
-    ports = {
-        "public": _free_port(),
-        "private": _free_port(),
-        "stripe": _free_port(),
-        "paypal": _free_port(),
-    }
-    log = tmp_path / "serve.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [CHECKOUT, "serve"],
-            env=_env(db_url, tmp_path / "data", ports),
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-        try:
-            lines = _wait_ready(proc, 4)
-            assert f"public listener ready on http://127.0.0.1:{ports['public']}" in lines
-            assert f"private listener ready on http://127.0.0.1:{ports['private']}" in lines
-            subprocess.run(
-                [CHECKOUT, "seed"],
-                env=_env(db_url, tmp_path / "data", ports),
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-            yield Served(proc, ports, log)
-        finally:
-            stop_process(proc)
 
 
 def test_a_guest_buys_over_http_and_ctrl_c_stops_cleanly(served: Served) -> None:
@@ -181,10 +91,10 @@ def test_production_refuses_to_start_and_names_the_problems(tmp_path: Path) -> N
 
 def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> None:
     ports = {
-        "public": _free_port(),
-        "private": _free_port(),
-        "stripe": _free_port(),
-        "paypal": _free_port(),
+        "public": free_port(),
+        "private": free_port(),
+        "stripe": free_port(),
+        "paypal": free_port(),
     }
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", ports["private"]))
@@ -192,7 +102,7 @@ def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> No
         r = subprocess.run(
             [CHECKOUT, "serve"],
             check=False,
-            env=_env(db_url, tmp_path / "d", ports),
+            env=serve_env(db_url, tmp_path / "d", ports),
             capture_output=True,
             text=True,
             timeout=60,
@@ -211,8 +121,8 @@ def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
         CHECKOUT_STRIPE_API_BASE="https://api.stripe.com",
         CHECKOUT_STRIPE_SECRET_KEY="sk_live_not_used_here",
         CHECKOUT_STRIPE_WEBHOOK_SECRETS="whsec_x",
-        CHECKOUT_PUBLIC_PORT=str(_free_port()),
-        CHECKOUT_PRIVATE_PORT=str(_free_port()),
+        CHECKOUT_PUBLIC_PORT=str(free_port()),
+        CHECKOUT_PRIVATE_PORT=str(free_port()),
     )
     r = subprocess.run(
         [CHECKOUT, "serve"], check=False, env=env, capture_output=True, text=True, timeout=60
@@ -278,7 +188,7 @@ def test_an_integration_subscribes_with_an_api_key_and_hears_of_the_order(
 
     made = subprocess.run(
         [CHECKOUT, "api-keys", "create", "--scopes", "webhooks:manage", "--label", "erp"],
-        env=_env(db_url, tmp_path / "data", served.ports),
+        env=serve_env(db_url, tmp_path / "data", served.ports),
         capture_output=True,
         text=True,
         timeout=60,

@@ -20,7 +20,7 @@ from checkout.seed import seed_demo_catalog
 from checkout.web.factory import create_public_app
 from providers.stripe.webhook import sign
 from tests.conftest import make_settings
-from tests.e2e.test_serve import CHECKOUT, _free_port
+from tests.e2e.served import CHECKOUT, free_port
 from tests.integration.helpers import checkout_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -32,7 +32,7 @@ CARD_3DS = "4000002760003184"
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     db_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "providers.stripe_emulator", "--port", str(port)],
         stdout=subprocess.PIPE,

@@ -1,0 +1,68 @@
+"""A real ``checkout serve`` process on free ports, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHECKOUT = str(Path(sys.executable).with_name("checkout"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], ports: dict[str, int], log: Path) -> None:
+        self.proc = proc
+        self.ports = ports
+        self.log = log
+        self.api = f"http://127.0.0.1:{ports['public']}"
+        self.private = f"http://127.0.0.1:{ports['private']}"
+        self.stripe = f"http://127.0.0.1:{ports['stripe']}"
+
+
+def serve_env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+    env.update(
+        CHECKOUT_DATA_DIR=str(data_dir),
+        DATABASE_URL=db_url,
+        CHECKOUT_PUBLIC_PORT=str(ports["public"]),
+        CHECKOUT_PRIVATE_PORT=str(ports["private"]),
+        CHECKOUT_STRIPE_EMULATOR_PORT=str(ports["stripe"]),
+        CHECKOUT_PAYPAL_EMULATOR_PORT=str(ports["paypal"]),
+    )
+    return env
+
+
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C, then kill if it does not stop in time; close its pipe."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while sum("ready on" in ln for ln in lines) < expected:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"serve did not become ready: {lines}")
+        line = proc.stdout.readline()
+        if line:
+            lines.append(line.strip())
+    return lines
