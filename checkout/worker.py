@@ -14,6 +14,7 @@ from checkout.context import AppContext
 from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
+from webhooks import backlog
 from webhooks.delivery import OutboundDeliveries
 from webhooks.worker import InboxWorker
 
@@ -61,6 +62,7 @@ class Worker:
         if now - self._last_housekeeping >= self._housekeeping_every:
             self._last_housekeeping = now
             report["idempotency_keys_purged"] = await self._uow.run(self._purge)
+            report["webhook_history_purged"] = await self._uow.run(self._purge_history)
             if self._reconciler is not None:
                 settled = await self._reconciler.run_once()
                 report["payments_reconciled"] = len(settled.changed)
@@ -73,6 +75,10 @@ class Worker:
         if purged:
             log.info("purged expired idempotency keys", extra={"count": purged})
         return purged
+
+    def _purge_history(self) -> int:
+        with self._uow.write() as conn:
+            return backlog.purge_history(conn)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -97,6 +97,8 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=_now, sa_type=sa.DateTime(timezone=True))
     delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
 class EventCursorRow(SQLModel, table=True):
     """How far each provider's event list has been read (``webhooks/catchup.py``)."""
 

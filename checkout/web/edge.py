@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from checkout.web.errors import error_response
@@ -41,6 +41,13 @@ class HttpMetrics:
             ["listener", "route"],
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        # Set when /metrics is scraped (the worker may be another process).
+        self.backlog = Gauge(
+            "checkout_backlog",
+            "Work waiting or stuck: webhook inbox, outbound deliveries, payments for review",
+            ["queue"],
+            registry=registry,
         )
         # Labelled children, looked up once: labels() takes a lock and builds a key on
         # every call, and this runs on every request.

@@ -19,11 +19,13 @@ from checkout.access.scopes import Scope
 from checkout.context import AppContext
 from checkout.domain.fulfillment import clean_label
 from checkout.services.order_events import fulfillment_json
+from checkout.store import payments as payment_store
 from checkout.web.errors import ServiceUnavailable, ValidationFailed
 from checkout.web.jsonio import json_response, read_json
 from checkout.web.paths import path_id
 from checkout.web.s2s_auth import KeyAuth, open_route
 from checkout.web.schemas import FulfillmentIn, WebhookEndpointIn
+from webhooks import backlog
 from webhooks.subscriptions import Endpoint
 
 
@@ -45,6 +47,7 @@ class PrivateEndpoints:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.auth = KeyAuth(ctx.api_keys)
+
 
     def routes(self) -> list[BaseRoute]:
         manage = self.auth.requires(Scope.WEBHOOKS_MANAGE)
@@ -87,6 +90,19 @@ class PrivateEndpoints:
         return json_response({"status": "ok", "database": "ok"})
 
     async def metrics(self, request: Request) -> Response:
+        def read() -> tuple[dict[str, int], int]:
+            with self.ctx.uow.read() as conn:
+                return backlog.counts(conn), len(payment_store.held_for_review(conn, 1000))
+
+        # Read at scrape time: the worker that knows these may be another process.
+        try:
+            queued, held = await self.ctx.uow.run(read)
+        except sa.exc.SQLAlchemyError:
+            pass  # the request metrics still answer while the database is away
+        else:
+            for name, value in queued.items():
+                self.ctx.metrics.backlog.labels(name).set(value)
+            self.ctx.metrics.backlog.labels("payments_held_for_review").set(held)
         return Response(generate_latest(self.ctx.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def create_fulfillment(self, request: Request) -> Response:

@@ -480,3 +480,16 @@ async def test_unknown_canceled_and_refunded_orders_cannot_be_fulfilled(
         )
         assert ok.status_code == 201
     assert count(manual, "fulfillments") == 1
+
+
+async def test_metrics_show_what_waits(
+    ctx: AppContext, stripe_emulator: Emulator, private_api: httpx.AsyncClient
+) -> None:
+    await _subscribe(ctx, "http://127.0.0.1:9/closed", ["order.created", "order.paid"])
+    await _pay(ctx, stripe_emulator)
+    assert (await _deliverer(ctx).run_once())["retried"] == 2
+    text = (await private_api.get("/metrics")).text
+    assert 'checkout_backlog{queue="deliveries_pending"} 2.0' in text
+    assert 'checkout_backlog{queue="deliveries_failed"} 0.0' in text
+    assert 'checkout_backlog{queue="inbox_dead"} 0.0' in text
+    assert 'checkout_backlog{queue="payments_held_for_review"} 0.0' in text
