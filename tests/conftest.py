@@ -268,6 +268,22 @@ async def ctx(settings: Settings) -> AsyncIterator[AppContext]:
 
 
 @pytest.fixture
+async def manual(
+    db_url: str, tmp_path: Path, stripe_emulator: Emulator
+) -> AsyncIterator[AppContext]:
+    """A context whose payments are authorized, to be captured later."""
+    settings = make_settings(
+        db_url, tmp_path / "manual", stripe_emulator.base_url, CHECKOUT_CAPTURE_MODE="manual"
+    )
+    context = build_context(settings)
+    seed_demo_catalog(context.catalog)
+    try:
+        yield context
+    finally:
+        await context.aclose()
+
+
+@pytest.fixture
 async def api(ctx: AppContext) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_public_app(ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://public.test") as client:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.served import CHECKOUT, free_port, stop_process, wait_ready
+from tests.e2e.served import CHECKOUT, free_port, stop_process, tokenize, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -61,16 +61,7 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
         wait_ready(serve, 3)
         subprocess.run([CHECKOUT, "seed"], env=env, check=True, capture_output=True, timeout=60)
         with httpx.Client(timeout=15) as http:
-            pm = http.post(
-                f"{emu}/v1/payment_methods",
-                headers={"Authorization": "Bearer pk_test_emulator_dev"},
-                data={
-                    "type": "card",
-                    "card[number]": "4242424242424242",
-                    "card[exp_month]": "12",
-                    "card[exp_year]": "2034",
-                },
-            ).json()["id"]
+            pm = tokenize(http, emu)
             chk = http.post(
                 f"{api}/v1/checkouts",
                 json={"currency": "USD", "lines": [{"sku": "MUG-WHITE", "quantity": 1}]},

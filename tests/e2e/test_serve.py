@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.served import CHECKOUT, Served, free_port, serve_env
+from tests.e2e.served import CHECKOUT, Served, free_port, serve_env, tokenize
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +23,7 @@ def test_a_guest_buys_over_http_and_ctrl_c_stops_cleanly(served: Served) -> None
     with httpx.Client(timeout=10) as http:
         products = http.get(f"{served.api}/v1/products").json()["data"]
         assert {p["sku"] for p in products} >= {"TSHIRT-BLK-M", "MUG-WHITE"}
-        pm = http.post(
-            f"{served.stripe}/v1/payment_methods",
-            headers={"Authorization": "Bearer pk_test_emulator_dev"},
-            data={
-                "type": "card",
-                "card[number]": "4242424242424242",
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-                "card[cvc]": "123",
-            },
-        ).json()["id"]
+        pm = tokenize(http, served.stripe)
         chk = http.post(
             f"{served.api}/v1/checkouts",
             json={
@@ -134,16 +124,7 @@ def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 
 def test_three_d_secure_is_settled_by_the_emulators_webhook_alone(served: Served) -> None:
     with httpx.Client(timeout=10) as http:
-        pm = http.post(
-            f"{served.stripe}/v1/payment_methods",
-            headers={"Authorization": "Bearer pk_test_emulator_dev"},
-            data={
-                "type": "card",
-                "card[number]": "4000002760003184",
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-            },
-        ).json()["id"]
+        pm = tokenize(http, served.stripe, "4000002760003184")
         body = http.post(
             f"{served.api}/v1/checkouts",
             json={"currency": "USD", "lines": [{"sku": "MUG-WHITE", "quantity": 1}]},
@@ -211,16 +192,7 @@ def test_an_integration_subscribes_with_an_api_key_and_hears_of_the_order(
         )
         assert sub.status_code == 201, sub.text
         secret = sub.json()["secret"]
-        pm = http.post(
-            f"{served.stripe}/v1/payment_methods",
-            headers={"Authorization": "Bearer pk_test_emulator_dev"},
-            data={
-                "type": "card",
-                "card[number]": "4242424242424242",
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-            },
-        ).json()["id"]
+        pm = tokenize(http, served.stripe)
         chk = http.post(
             f"{served.api}/v1/checkouts",
             json={

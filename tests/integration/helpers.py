@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from checkout.context import AppContext
+from checkout.web.factory import create_public_app
+from tests.conftest import Emulator
 
 ADDRESS = {
     "name": "Jane Doe",
@@ -38,3 +41,17 @@ def counts(ctx: AppContext) -> dict[str, int]:
         t: count(ctx, t)
         for t in ("checkouts", "payments", "orders", "order_lines", "idempotency_keys")
     }
+
+
+async def pay_checkout(ctx: AppContext, emulator: Emulator) -> dict[str, Any]:
+    """A checkout of 62.00 USD (``checkout_body``) paid with a test card; the payment JSON."""
+    transport = httpx.ASGITransport(app=create_public_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+        chk = (await api.post("/v1/checkouts", json=checkout_body())).json()
+        r = await api.post(
+            f"/v1/checkouts/{chk['id']}/payments",
+            headers={"X-Checkout-Secret": chk["client_secret"]},
+            json={"provider": "stripe", "payment_token": emulator.tokenize()},
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())

@@ -4,9 +4,8 @@ with each change, delivered signed, retried until the endpoint recovers, on each
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,11 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from checkout.access.scopes import Scope
-from checkout.context import AppContext, build_context
-from checkout.seed import seed_demo_catalog
-from checkout.web.factory import create_private_app, create_public_app
-from tests.conftest import Emulator, make_settings
-from tests.integration.helpers import checkout_body, count
+from checkout.context import AppContext
+from checkout.web.factory import create_private_app
+from tests.conftest import Emulator
+from tests.integration.helpers import count, pay_checkout
 from tests.webhook_receiver import Receiver, receiver, signature_ok
 from webhooks.delivery import HttpSender, OutboundDeliveries, RetryPolicy
 from webhooks.subscriptions import EndpointRefused, Subscriptions
@@ -38,21 +36,6 @@ def hook() -> Iterator[Receiver]:
         yield rec
 
 
-@pytest.fixture
-async def manual(
-    db_url: str, tmp_path: Path, stripe_emulator: Emulator
-) -> AsyncIterator[AppContext]:
-    settings = make_settings(
-        db_url, tmp_path / "m", stripe_emulator.base_url, CHECKOUT_CAPTURE_MODE="manual"
-    )
-    ctx = build_context(settings)
-    seed_demo_catalog(ctx.catalog)
-    try:
-        yield ctx
-    finally:
-        await ctx.aclose()
-
-
 def _deliverer(ctx: AppContext, policy: RetryPolicy = FAST, **kw: Any) -> OutboundDeliveries:
     subs = Subscriptions(ctx.cipher, require_https=False)
     return OutboundDeliveries(ctx.uow, subs, HttpSender(timeout=5), policy=policy, **kw)
@@ -70,19 +53,6 @@ async def _subscribe(ctx: AppContext, url: str, events: list[str]) -> dict[str, 
             "/s2s/v1/webhook-endpoints",
             headers=_key(ctx, Scope.WEBHOOKS_MANAGE),
             json={"url": url, "events": events},
-        )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-async def _pay(ctx: AppContext, emulator: Emulator) -> dict[str, Any]:
-    transport = httpx.ASGITransport(app=create_public_app(ctx))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
-        chk = (await api.post("/v1/checkouts", json=checkout_body())).json()
-        r = await api.post(
-            f"/v1/checkouts/{chk['id']}/payments",
-            headers={"X-Checkout-Secret": chk["client_secret"]},
-            json={"provider": "stripe", "payment_token": emulator.tokenize()},
         )
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -177,7 +147,7 @@ async def test_a_paid_checkout_sends_created_then_paid_signed_and_without_person
     ctx: AppContext, stripe_emulator: Emulator, hook: Receiver
 ) -> None:
     sub = await _subscribe(ctx, hook.url, ["order.created", "order.paid"])
-    pay = await _pay(ctx, stripe_emulator)
+    pay = await pay_checkout(ctx, stripe_emulator)
     d = _deliverer(ctx)
     await _drain(d, hook, 2)
     created, paid = sorted(hook.accepted(), key=lambda e: e["type"])
@@ -205,12 +175,12 @@ async def test_capture_refunds_and_void_each_send_their_event(
     manual: AppContext, stripe_emulator: Emulator, hook: Receiver
 ) -> None:
     await _subscribe(manual, hook.url, ["order.paid", "order.refunded", "order.canceled"])
-    pay = await _pay(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     assert pay["status"] == "authorized"
     await manual.operations.capture(pay["id"])
     await manual.operations.refund(pay["id"], 1000)
     await manual.operations.refund(pay["id"], 500)
-    voided = await _pay(manual, stripe_emulator)
+    voided = await pay_checkout(manual, stripe_emulator)
     await manual.operations.void(voided["id"])
     await _drain(_deliverer(manual), hook, 4)
     # Deliveries run concurrently, so arrival order is not promised (as with Stripe):
@@ -241,12 +211,12 @@ async def test_an_endpoint_gets_only_what_it_subscribed_to_and_nothing_after_dis
     ctx: AppContext, stripe_emulator: Emulator, hook: Receiver
 ) -> None:
     sub = await _subscribe(ctx, hook.url, ["order.paid"])
-    await _pay(ctx, stripe_emulator)
+    await pay_checkout(ctx, stripe_emulator)
     d = _deliverer(ctx)
     await _drain(d, hook, 1)
     assert [e["type"] for e in hook.accepted()] == ["order.paid"]
     await ctx.webhook_endpoints.disable(sub["id"])
-    await _pay(ctx, stripe_emulator)
+    await pay_checkout(ctx, stripe_emulator)
     await d.run_once()
     await d.run_once()
     assert len(hook.received) == 1
@@ -260,7 +230,7 @@ async def test_an_endpoint_that_fails_for_a_while_gets_each_event_once_it_recove
 ) -> None:
     await _subscribe(ctx, hook.url, ["order.created", "order.paid"])
     for _ in range(3):
-        await _pay(ctx, stripe_emulator)
+        await pay_checkout(ctx, stripe_emulator)
     hook.failing = 9  # the first nine attempts are refused with 503
     d = _deliverer(ctx)
     await _drain(d, hook, 6)
@@ -281,7 +251,7 @@ async def test_an_endpoint_that_never_answers_is_given_up_after_the_window(
     ctx: AppContext, stripe_emulator: Emulator
 ) -> None:
     await _subscribe(ctx, "http://127.0.0.1:9/closed", ["order.paid"])
-    await _pay(ctx, stripe_emulator)
+    await pay_checkout(ctx, stripe_emulator)
     gone = RetryPolicy(
         first_retry=timedelta(milliseconds=10),
         max_delay=timedelta(milliseconds=10),
@@ -303,7 +273,7 @@ async def test_a_deliverer_that_dies_mid_send_leaves_the_event_to_be_sent_again(
     ctx: AppContext, stripe_emulator: Emulator, hook: Receiver
 ) -> None:
     await _subscribe(ctx, hook.url, ["order.paid"])
-    await _pay(ctx, stripe_emulator)
+    await pay_checkout(ctx, stripe_emulator)
     started = asyncio.Event()
 
     async def hang(url: str, body: bytes, headers: Any) -> int:
@@ -331,7 +301,7 @@ async def test_two_deliverers_at_once_send_each_event_once(
 ) -> None:
     await _subscribe(ctx, hook.url, ["order.created", "order.paid"])
     for _ in range(5):
-        await _pay(ctx, stripe_emulator)
+        await pay_checkout(ctx, stripe_emulator)
     a, b = _deliverer(ctx, batch=3), _deliverer(ctx, batch=3)
     for _ in range(10):
         await asyncio.gather(a.run_once(), b.run_once())
@@ -353,7 +323,7 @@ async def test_changes_made_at_the_provider_move_the_order_and_send_events(
     """A capture and a refund done in the provider's dashboard reach us by webhook or
     reconciliation (both end in ``settle``); the order follows and integrations hear."""
     await _subscribe(manual, hook.url, ["order.paid", "order.refunded"])
-    pay = await _pay(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     with manual.db.engine.connect() as conn:
         ref = conn.execute(
             sa.text("SELECT provider_ref FROM payments WHERE id = :id"), {"id": pay["id"]}
@@ -388,7 +358,7 @@ async def test_a_warehouse_ships_an_order_in_two_parcels_and_integrations_hear_e
     api: httpx.AsyncClient,
 ) -> None:
     await _subscribe(ctx, hook.url, ["order.fulfilled"])
-    pay = await _pay(ctx, stripe_emulator)
+    pay = await pay_checkout(ctx, stripe_emulator)
     path = f"/s2s/v1/orders/{pay['order_id']}/fulfillments"
     body = {"carrier": "DHL", "tracking_number": "JD014600006281230704"}
     # The scope is orders:fulfill; managing webhooks does not grant it.
@@ -443,7 +413,7 @@ async def test_a_bad_fulfillment_is_refused_and_records_nothing(
     body: dict[str, Any],
     status: int,
 ) -> None:
-    pay = await _pay(ctx, stripe_emulator)
+    pay = await pay_checkout(ctx, stripe_emulator)
     r = await private_api.post(
         f"/s2s/v1/orders/{pay['order_id']}/fulfillments",
         json=body,
@@ -463,9 +433,9 @@ async def test_unknown_canceled_and_refunded_orders_cannot_be_fulfilled(
         auth = _key(manual, Scope.ORDERS_FULFILL)
         missing = await s2s.post("/s2s/v1/orders/ord_nope/fulfillments", json=body, headers=auth)
         assert missing.status_code == 404
-        voided = await _pay(manual, stripe_emulator)
+        voided = await pay_checkout(manual, stripe_emulator)
         await manual.operations.void(voided["id"])
-        refunded = await _pay(manual, stripe_emulator)
+        refunded = await pay_checkout(manual, stripe_emulator)
         await manual.operations.capture(refunded["id"])
         await manual.operations.refund(refunded["id"], 6200)
         for pay in (voided, refunded):
@@ -474,7 +444,7 @@ async def test_unknown_canceled_and_refunded_orders_cannot_be_fulfilled(
             )
             assert r.status_code == 409, r.text
         # An authorized order may ship (merchants who capture on shipment).
-        held = await _pay(manual, stripe_emulator)
+        held = await pay_checkout(manual, stripe_emulator)
         ok = await s2s.post(
             f"/s2s/v1/orders/{held['order_id']}/fulfillments", json=body, headers=auth
         )
@@ -486,7 +456,7 @@ async def test_metrics_show_what_waits(
     ctx: AppContext, stripe_emulator: Emulator, private_api: httpx.AsyncClient
 ) -> None:
     await _subscribe(ctx, "http://127.0.0.1:9/closed", ["order.created", "order.paid"])
-    await _pay(ctx, stripe_emulator)
+    await pay_checkout(ctx, stripe_emulator)
     assert (await _deliverer(ctx).run_once())["retried"] == 2
     text = (await private_api.get("/metrics")).text
     assert 'checkout_backlog{queue="deliveries_pending"} 2.0' in text

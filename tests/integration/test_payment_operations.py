@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import anyio
-import httpx
 import pytest
 import sqlalchemy as sa
 
-from checkout.context import AppContext, build_context
+from checkout.context import AppContext
 from checkout.domain.operations import InvalidAmount, OperationRefused
-from checkout.seed import seed_demo_catalog
 from checkout.services.errors import ServiceError
-from checkout.web.factory import create_public_app
-from tests.conftest import Emulator, make_settings
-from tests.integration.helpers import checkout_body
+from tests.conftest import Emulator
+from tests.integration.helpers import pay_checkout
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def manual(
-    db_url: str, tmp_path: Path, stripe_emulator: Emulator
-) -> AsyncIterator[AppContext]:
-    settings = make_settings(
-        db_url, tmp_path / "d", stripe_emulator.base_url, CHECKOUT_CAPTURE_MODE="manual"
-    )
-    ctx = build_context(settings)
-    seed_demo_catalog(ctx.catalog)
-    try:
-        yield ctx
-    finally:
-        await ctx.aclose()
-
-
-async def _paid(ctx: AppContext, emulator: Emulator) -> dict[str, object]:
-    """A checkout of 62.00 USD paid with a test card; the payment JSON."""
-    transport = httpx.ASGITransport(app=create_public_app(ctx))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
-        chk = (await api.post("/v1/checkouts", json=checkout_body())).json()
-        r = await api.post(
-            f"/v1/checkouts/{chk['id']}/payments",
-            headers={"X-Checkout-Secret": chk["client_secret"]},
-            json={"provider": "stripe", "payment_token": emulator.tokenize()},
-        )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
 
 
 def _row(ctx: AppContext, sql: str, **params: object) -> tuple[object, ...]:
@@ -58,7 +23,7 @@ def _row(ctx: AppContext, sql: str, **params: object) -> tuple[object, ...]:
 async def test_full_capture_of_an_authorization_marks_payment_and_order_paid(
     manual: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     assert pay["status"] == "authorized"
     op = await manual.operations.capture(str(pay["id"]))
     assert op.status == "succeeded" and op.amount.amount == 6200
@@ -72,7 +37,7 @@ async def test_full_capture_of_an_authorization_marks_payment_and_order_paid(
 async def test_partial_capture_records_the_captured_amount(
     manual: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     op = await manual.operations.capture(str(pay["id"]), 4000)
     assert op.amount.amount == 4000
     assert _row(manual, "SELECT amount_captured FROM payments WHERE id = :id", id=pay["id"]) == (
@@ -86,7 +51,7 @@ async def test_partial_capture_records_the_captured_amount(
 async def test_capture_amounts_outside_the_authorization_are_refused(
     manual: AppContext, stripe_emulator: Emulator, amount: int
 ) -> None:
-    pay = await _paid(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     with pytest.raises(InvalidAmount):
         await manual.operations.capture(str(pay["id"]), amount)
     assert _row(manual, "SELECT COUNT(*) FROM payment_operations") == (0,)
@@ -95,7 +60,7 @@ async def test_capture_amounts_outside_the_authorization_are_refused(
 async def test_void_then_capture_is_refused_and_changes_nothing(
     manual: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     op = await manual.operations.void(str(pay["id"]))
     assert op.status == "succeeded"
     assert _row(manual, "SELECT status FROM payments WHERE id = :id", id=pay["id"]) == ("voided",)
@@ -110,7 +75,7 @@ async def test_void_then_capture_is_refused_and_changes_nothing(
 async def test_partial_refunds_add_up_and_never_pass_the_captured_amount(
     ctx: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(ctx, stripe_emulator)  # automatic capture: 6200 captured
+    pay = await pay_checkout(ctx, stripe_emulator)  # automatic capture: 6200 captured
     first = await ctx.operations.refund(str(pay["id"]), 2000, "damaged")
     assert first.id.startswith("re_") and first.provider_ref
     await ctx.operations.refund(str(pay["id"]), 3000)
@@ -133,7 +98,7 @@ async def test_partial_refunds_add_up_and_never_pass_the_captured_amount(
 async def test_refund_amounts_no_state_allows_are_invalid(
     ctx: AppContext, stripe_emulator: Emulator, amount: int
 ) -> None:
-    pay = await _paid(ctx, stripe_emulator)
+    pay = await pay_checkout(ctx, stripe_emulator)
     with pytest.raises(InvalidAmount):
         await ctx.operations.refund(str(pay["id"]), amount)
 
@@ -141,7 +106,7 @@ async def test_refund_amounts_no_state_allows_are_invalid(
 async def test_refunding_an_uncaptured_authorization_is_refused(
     manual: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     with pytest.raises(OperationRefused):
         await manual.operations.refund(str(pay["id"]), 100)
 
@@ -149,7 +114,7 @@ async def test_refunding_an_uncaptured_authorization_is_refused(
 async def test_twenty_concurrent_captures_capture_once(
     manual: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(manual, stripe_emulator)
+    pay = await pay_checkout(manual, stripe_emulator)
     captures_before = stripe_emulator.app.state.faults.count("payment_intents.capture")
     outcomes: list[str] = []
 
@@ -173,7 +138,7 @@ async def test_twenty_concurrent_captures_capture_once(
 async def test_concurrent_refunds_past_the_captured_amount_are_refused(
     ctx: AppContext, stripe_emulator: Emulator
 ) -> None:
-    pay = await _paid(ctx, stripe_emulator)
+    pay = await pay_checkout(ctx, stripe_emulator)
     outcomes: list[str] = []
 
     async def refund() -> None:

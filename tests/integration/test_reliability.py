@@ -6,19 +6,15 @@ The Stripe emulator's ledger counts operations it really performed (never replay
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from checkout.context import AppContext, build_context
-from checkout.seed import seed_demo_catalog
+from checkout.context import AppContext
 from checkout.web.factory import create_public_app
 from providers.emulator_faults import Fault
-from tests.conftest import Emulator, make_settings
+from tests.conftest import Emulator
 from tests.integration.helpers import checkout_body, count
 
 pytestmark = pytest.mark.anyio
@@ -122,21 +118,6 @@ async def test_an_outcome_still_unknown_leaves_processing_and_a_later_pay_settle
     assert again.json()["status"] == "captured"
     assert _ledger(stripe_emulator) - before == 1
     assert count(ctx, "orders") == 1
-
-
-@pytest.fixture
-async def manual(
-    db_url: str, tmp_path: Path, stripe_emulator: Emulator
-) -> AsyncIterator[AppContext]:
-    settings = make_settings(
-        db_url, tmp_path / "d", stripe_emulator.base_url, CHECKOUT_CAPTURE_MODE="manual"
-    )
-    ctx = build_context(settings)
-    seed_demo_catalog(ctx.catalog)
-    try:
-        yield ctx
-    finally:
-        await ctx.aclose()
 
 
 async def test_refresh_racing_a_capture_captures_once(
