@@ -181,6 +181,18 @@ def cmd_payments_review(_: argparse.Namespace) -> int:
     return 3 if held else 0
 
 
+def cmd_webhooks_redeliver(args: argparse.Namespace) -> int:
+    from webhooks.delivery import redeliver
+
+    with _unit_of_work(_settings()) as uow, uow.write() as conn:
+        queued = redeliver(conn, args.event_id, args.endpoint)
+    if not queued:
+        print(f"checkout: no finished delivery of {args.event_id}", file=sys.stderr)
+        return 1
+    print(f"{queued} deliveries of {args.event_id} queued; the worker sends them next pass")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("event_id")
     replay.add_argument("--provider", choices=["stripe", "paypal"], default=None)
     replay.set_defaults(fn=cmd_webhooks_replay)
+    redeliver = hooks.add_parser(
+        "redeliver", help="send one of our order events to integrations again"
+    )
+    redeliver.add_argument("event_id")
+    redeliver.add_argument("--endpoint", default=None, help="only to this whe_… endpoint")
+    redeliver.set_defaults(fn=cmd_webhooks_redeliver)
     keys = sub.add_parser("api-keys", help="private-listener API keys").add_subparsers(
         dest="api_keys_command", required=True
     )

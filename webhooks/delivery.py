@@ -79,7 +79,8 @@ class _Claimed:
     url: str
     secret: str
     body: bytes
-    event_created: datetime
+    # When this delivery's retry window opened: its fan-out, or a redelivery.
+    window_start: datetime
     attempts: int
 
 
@@ -92,6 +93,21 @@ class _Result:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+def redeliver(conn: Connection, event_id: str, endpoint_id: str | None = None) -> int:
+    """Send an event again (``checkout webhooks redeliver``): after giving up, or to an
+    integration that lost what it received. How many deliveries were queued."""
+    q = sa.update(_D).where(_D.c.event_id == event_id, _D.c.status != "pending")
+    if endpoint_id is not None:
+        q = q.where(_D.c.endpoint_id == endpoint_id)
+    result = conn.execute(
+        # A new retry window, or an old event would be given up after one failure.
+        q.values(
+            status="pending", attempts=0, next_attempt_at=_now(), created_at=_now(), last_error=None
+        )
+    )
+    return int(result.rowcount)
 
 
 class HttpSender:
@@ -219,7 +235,7 @@ class OutboundDeliveries:
         with self._tx.write() as conn:
             now = _now()
             q = (
-                sa.select(_D.c.id, _D.c.endpoint_id, _D.c.event_id, _D.c.attempts)
+                sa.select(_D.c.id, _D.c.endpoint_id, _D.c.event_id, _D.c.attempts, _D.c.created_at)
                 .where(_D.c.status == "pending", _D.c.next_attempt_at <= now)
                 .order_by(_D.c.next_attempt_at, _D.c.id)
                 .limit(self._batch)
@@ -248,15 +264,13 @@ class OutboundDeliveries:
         events = {
             r[0]: r
             for r in conn.execute(
-                sa.select(_E.c.id, _E.c.body, _E.c.created_at).where(
-                    _E.c.id.in_({d[2] for d in due})
-                )
+                sa.select(_E.c.id, _E.c.body).where(_E.c.id.in_({d[2] for d in due}))
             )
         }
         secrets: dict[str, str] = {}
         claimed: list[_Claimed] = []
         canceled: list[int] = []
-        for delivery_id, endpoint_id, event_id, attempts in due:
+        for delivery_id, endpoint_id, event_id, attempts, opened in due:
             ep = endpoints[endpoint_id]
             if ep[3] != "enabled":
                 canceled.append(delivery_id)
@@ -272,7 +286,7 @@ class OutboundDeliveries:
                     url=ep[1],
                     secret=secrets[endpoint_id],
                     body=ev[1].encode(),
-                    event_created=_utc(ev[2]),
+                    window_start=_utc(opened),
                     attempts=attempts,
                 )
             )
@@ -307,7 +321,7 @@ class OutboundDeliveries:
                 if r.ok:
                     values.update(status="delivered", delivered_at=now, last_error=None)
                     counts["delivered"] += 1
-                elif now - c.event_created >= self._policy.give_up_after:
+                elif now - c.window_start >= self._policy.give_up_after:
                     values.update(status="failed", last_error=r.error)
                     counts["failed"] += 1
                     log.error(

@@ -48,7 +48,6 @@ class PrivateEndpoints:
         self.ctx = ctx
         self.auth = KeyAuth(ctx.api_keys)
 
-
     def routes(self) -> list[BaseRoute]:
         manage = self.auth.requires(Scope.WEBHOOKS_MANAGE)
         fulfill = self.auth.requires(Scope.ORDERS_FULFILL)

@@ -18,7 +18,7 @@ from checkout.web.factory import create_private_app
 from tests.conftest import Emulator
 from tests.integration.helpers import count, pay_checkout
 from tests.webhook_receiver import Receiver, receiver, signature_ok
-from webhooks.delivery import HttpSender, OutboundDeliveries, RetryPolicy
+from webhooks.delivery import HttpSender, OutboundDeliveries, RetryPolicy, redeliver
 from webhooks.subscriptions import EndpointRefused, Subscriptions
 
 pytestmark = pytest.mark.anyio
@@ -463,3 +463,31 @@ async def test_metrics_show_what_waits(
     assert 'checkout_backlog{queue="deliveries_failed"} 0.0' in text
     assert 'checkout_backlog{queue="inbox_dead"} 0.0' in text
     assert 'checkout_backlog{queue="payments_held_for_review"} 0.0' in text
+
+
+async def test_a_given_up_event_is_sent_again_on_request(
+    ctx: AppContext, stripe_emulator: Emulator, hook: Receiver
+) -> None:
+    await _subscribe(ctx, hook.url, ["order.paid"])
+    await pay_checkout(ctx, stripe_emulator)
+    hook.failing = 1000
+    short = RetryPolicy(
+        first_retry=timedelta(milliseconds=10),
+        max_delay=timedelta(milliseconds=50),
+        give_up_after=timedelta(seconds=1),
+    )
+    d = _deliverer(ctx, short)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while (await d.run_once())["failed"] == 0:
+        assert loop.time() < deadline
+        await asyncio.sleep(0.02)
+    (event_id,) = {r.event["id"] for r in hook.received}
+    hook.failing = 0
+    with ctx.uow.write() as conn:
+        assert redeliver(conn, "evt_unknown") == 0
+        assert redeliver(conn, event_id) == 1
+    # A fresh window: with the same short policy it is not given up at the first try.
+    hook.failing = 1
+    await _drain(_deliverer(ctx, short), hook, 1)
+    assert [e["id"] for e in hook.accepted()] == [event_id]
