@@ -24,6 +24,7 @@ DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator_dev"
 DEV_PAYPAL_CLIENT_ID = "emulator-dev-client"
 DEV_PAYPAL_CLIENT_SECRET = "emulator-dev-secret"  # noqa: S105  (dev-only, refused in production)
 DEV_SECRET_FILE = "dev-secret.key"  # noqa: S105  (dev-only, refused in production)
+DEV_KEK_FILE = "dev-kek.key"
 DEV_WEBHOOK_SECRET_FILE = "dev-stripe-webhook-secret"  # noqa: S105  (dev-only, refused in production)
 
 
@@ -54,6 +55,10 @@ class Settings:
     provider_timeout: float
     root_secret: Secret
     root_secret_is_dev: bool
+    # Wraps every data key of the PII vault; the wrapped keys live in the key store, a
+    # database apart from the main one (its own SQLite file in dev).
+    kek: Secret
+    keystore_url: Secret
     cors_origins: tuple[str, ...]
     catalog_cache_seconds: float
     log_level: str
@@ -68,6 +73,9 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    def kek_bytes(self) -> bytes:
+        return base64.urlsafe_b64decode(str(self.kek))
 
     def root_secret_bytes(self) -> bytes:
         return base64.urlsafe_b64decode(str(self.root_secret))
@@ -120,7 +128,7 @@ def _dev_file(data_dir: Path, name: str, make: bool) -> str | None:
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = (
         base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-        if name == DEV_SECRET_FILE
+        if name in (DEV_SECRET_FILE, DEV_KEK_FILE)
         else "whsec_" + secrets.token_hex(24)
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -184,6 +192,33 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dev = _dev_file(data_dir, DEV_SECRET_FILE, make=False)
         if dev is not None and dev == root:
             problems.append("CHECKOUT_SECRET_KEY is the dev key from the data dir")
+
+    kek = _secret_from(env, "CHECKOUT_KEK")
+    if kek is None and not prod:
+        kek = _dev_file(data_dir, DEV_KEK_FILE, make=True)
+    if kek is None:
+        problems.append("CHECKOUT_KEK (or CHECKOUT_KEK_FILE) is not set")
+        kek = ""
+    else:
+        try:
+            if len(base64.urlsafe_b64decode(kek)) != 32:
+                problems.append("CHECKOUT_KEK must be 32 bytes, base64url")
+        except ValueError:
+            problems.append("CHECKOUT_KEK must be base64url")
+        if prod and kek == _dev_file(data_dir, DEV_KEK_FILE, make=False):
+            problems.append("CHECKOUT_KEK is the dev key from the data dir")
+        if kek == root:
+            problems.append("CHECKOUT_KEK must differ from CHECKOUT_SECRET_KEY")
+    keystore_url = _secret_from(env, "CHECKOUT_KEYSTORE_URL") or ""
+    if not keystore_url:
+        if prod:
+            problems.append(
+                "CHECKOUT_KEYSTORE_URL is not set (the key store must be apart from the "
+                "main database, so its backups never hold the keys)"
+            )
+        keystore_url = f"sqlite:///{data_dir / 'keys.db'}"
+    elif keystore_url == database_url:
+        problems.append("CHECKOUT_KEYSTORE_URL must not be the main database")
 
     stripe_base = env.get("CHECKOUT_STRIPE_API_BASE", "")
     run_emulator = not prod and not stripe_base
@@ -285,6 +320,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provider_timeout=_float(env, "CHECKOUT_PROVIDER_TIMEOUT", 10.0, problems),
         root_secret=Secret(root),
         root_secret_is_dev=root_is_dev,
+        kek=Secret(kek),
+        keystore_url=Secret(keystore_url),
         cors_origins=cors,
         catalog_cache_seconds=_float(env, "CHECKOUT_CATALOG_CACHE_SECONDS", 1.0, problems),
         log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),

@@ -22,7 +22,10 @@ from checkout.services.uow import UnitOfWork
 from checkout.services.webhook_endpoints import WebhookEndpoints
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
+from customers.keys import LocalKeyProvider
+from customers.keystore import KeyStore
 from customers.pii import PiiCipher
+from customers.vault import Vault
 from providers.base import PaymentProvider
 from providers.paypal import PayPalProvider
 from providers.paypal.webhook_signature import PayPalVerifier, httpx_fetcher
@@ -43,7 +46,7 @@ class AppContext:
     settings: Settings
     db: Database
     uow: UnitOfWork
-    cipher: PiiCipher
+    cipher: Vault
     providers: dict[str, PaymentProvider]
     catalog: CatalogService
     checkouts: CheckoutService
@@ -69,6 +72,7 @@ class AppContext:
             await provider.aclose()
         await self.outbound_sender.aclose()
         self.uow.close()
+        self.cipher.keys.close()
         self.db.dispose()
 
 
@@ -99,7 +103,10 @@ def build_context(
 ) -> AppContext:
     db = make_database(str(settings.database_url))
     uow = UnitOfWork(db)
-    cipher = PiiCipher.from_root(settings.root_secret_bytes())
+    keystore = KeyStore(str(settings.keystore_url), LocalKeyProvider(settings.kek_bytes()))
+    # Values written before the vault (one root-derived key) still open; rotation
+    # rewrites them under the key store's keys.
+    cipher = Vault(keystore, legacy=PiiCipher.from_root(settings.root_secret_bytes()))
     stripe = StripeProvider(
         secret_key=str(settings.stripe_secret_key),
         api_base=stripe_api_base or settings.stripe_api_base,

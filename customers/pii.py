@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,6 +22,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _VERSION = 1
 _NONCE = 12
+
+
+class FieldCipher(Protocol):
+    """What code that stores personal fields needs: the vault, or this module's cipher."""
+
+    def encrypt(self, plaintext: str, *, table: str, column: str, row_id: str) -> bytes: ...
+
+    def decrypt(self, blob: bytes, *, table: str, column: str, row_id: str) -> str: ...
 
 
 class PiiDecryptError(Exception):

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from customers.pii import PiiCipher
+from customers.pii import FieldCipher
 from providers.base import ProviderEvent
 from webhooks.tables import WebhookEventRow
 from webhooks.transactions import Transactions
@@ -42,7 +42,7 @@ class StoredEvent:
 
 
 class Inbox:
-    def __init__(self, tx: Transactions, cipher: PiiCipher) -> None:
+    def __init__(self, tx: Transactions, cipher: FieldCipher) -> None:
         self._tx = tx
         self._cipher = cipher
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from customers.pii import PiiCipher
+from customers.pii import FieldCipher
 from webhooks.outbox import EVENT_TYPES
 from webhooks.signing import new_secret
 from webhooks.tables import WebhookEndpointRow
@@ -76,7 +76,7 @@ def check_events(events: Sequence[str]) -> tuple[str, ...]:
 
 
 class Subscriptions:
-    def __init__(self, cipher: PiiCipher, *, require_https: bool) -> None:
+    def __init__(self, cipher: FieldCipher, *, require_https: bool) -> None:
         self._cipher = cipher
         self._require_https = require_https
 

@@ -19,7 +19,7 @@ from checkout.services.uow import UnitOfWork
 from checkout.store import checkouts as store
 from checkout.store import payments as payment_store
 from checkout.store.personal import ContactCodec
-from customers.pii import PiiCipher
+from customers.pii import FieldCipher
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def requested_lines(cart: PricedCart) -> list[LineRequest]:
 
 
 class CheckoutService:
-    def __init__(self, uow: UnitOfWork, cipher: PiiCipher, catalog: CatalogService) -> None:
+    def __init__(self, uow: UnitOfWork, cipher: FieldCipher, catalog: CatalogService) -> None:
         self._uow = uow
         self._catalog = catalog
         self.codec = ContactCodec(cipher, store.TABLE)

@@ -43,7 +43,7 @@ from checkout.store import checkouts as checkout_store
 from checkout.store import orders as order_store
 from checkout.store import payments as store
 from checkout.store.personal import ContactCodec
-from customers.pii import PiiCipher
+from customers.pii import FieldCipher
 from providers.base import (
     ChargeRequest,
     PaymentProvider,
@@ -69,7 +69,7 @@ class PaymentService:
         self,
         uow: UnitOfWork,
         checkouts: CheckoutService,
-        cipher: PiiCipher,
+        cipher: FieldCipher,
         providers: Mapping[str, PaymentProvider],
         *,
         capture_mode: str,

@@ -7,13 +7,13 @@ from typing import Any
 
 from checkout.domain.checkout import Address, Contact
 from customers.masking import Personal, mask_text
-from customers.pii import PiiCipher
+from customers.pii import FieldCipher
 
 
 class ContactCodec:
     """Maps a ``Contact`` to the ``email_enc``/``*_address_enc`` columns of a table."""
 
-    def __init__(self, cipher: PiiCipher, table: str) -> None:
+    def __init__(self, cipher: FieldCipher, table: str) -> None:
         self._cipher = cipher
         self._table = table
 

@@ -21,7 +21,7 @@ from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency as store
 from checkout.web.error_map import as_api_error
 from checkout.web.errors import IdempotencyConflict, ValidationFailed, render
-from customers.pii import PiiCipher
+from customers.pii import FieldCipher
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 HEADER = "idempotency-key"
@@ -44,7 +44,7 @@ def _request_hash(request: Request, body: bytes) -> str:
 
 class Idempotency:
     def __init__(
-        self, uow: UnitOfWork, cipher: PiiCipher, *, lease: timedelta = store.LEASE
+        self, uow: UnitOfWork, cipher: FieldCipher, *, lease: timedelta = store.LEASE
     ) -> None:
         self._uow = uow
         self._cipher = cipher

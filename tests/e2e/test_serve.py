@@ -75,6 +75,8 @@ def test_production_refuses_to_start_and_names_the_problems(tmp_path: Path) -> N
         "CHECKOUT_STRIPE_API_BASE",
         "CHECKOUT_STRIPE_SECRET_KEY",
         "DATABASE_URL",
+        "CHECKOUT_KEK",
+        "CHECKOUT_KEYSTORE_URL",
     ):
         assert named in r.stderr
 
@@ -108,6 +110,8 @@ def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
         CHECKOUT_DATA_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}",
         CHECKOUT_SECRET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        CHECKOUT_KEK=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        CHECKOUT_KEYSTORE_URL=f"sqlite:///{tmp_path / 'keys.db'}",
         CHECKOUT_STRIPE_API_BASE="https://api.stripe.com",
         CHECKOUT_STRIPE_SECRET_KEY="sk_live_not_used_here",
         CHECKOUT_STRIPE_WEBHOOK_SECRETS="whsec_x",

@@ -9,6 +9,7 @@ import pytest
 from checkout.config import ConfigError, load_settings
 
 STRONG = base64.urlsafe_b64encode(os.urandom(32)).decode()
+KEK = base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 def _prod(tmp_path: Path, **env: str) -> dict[str, str]:
@@ -20,6 +21,8 @@ def _prod(tmp_path: Path, **env: str) -> dict[str, str]:
         "CHECKOUT_STRIPE_API_BASE": "https://api.stripe.com",
         "CHECKOUT_STRIPE_SECRET_KEY": "sk_live_abc",
         "CHECKOUT_STRIPE_WEBHOOK_SECRETS": "whsec_a,whsec_b",
+        "CHECKOUT_KEK": KEK,
+        "CHECKOUT_KEYSTORE_URL": "postgresql+psycopg://keys@keydb/keys",
     }
     base.update(env)
     return base
@@ -46,6 +49,7 @@ def test_secrets_do_not_show_in_repr(tmp_path: Path) -> None:
     s = load_settings(_prod(tmp_path))
     text = repr(s)
     assert "sk_live_abc" not in text and STRONG not in text and "whsec_a" not in text
+    assert KEK not in text and "keydb" not in text
 
 
 @pytest.mark.parametrize(
@@ -58,6 +62,14 @@ def test_secrets_do_not_show_in_repr(tmp_path: Path) -> None:
         ({"CHECKOUT_STRIPE_SECRET_KEY": ""}, "CHECKOUT_STRIPE_SECRET_KEY"),
         ({"CHECKOUT_STRIPE_WEBHOOK_SECRETS": ""}, "CHECKOUT_STRIPE_WEBHOOK_SECRETS"),
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"CHECKOUT_KEK": ""}, "CHECKOUT_KEK"),
+        ({"CHECKOUT_KEK": "c2hvcnQ="}, "CHECKOUT_KEK must be 32 bytes"),
+        ({"CHECKOUT_KEK": STRONG}, "CHECKOUT_KEK must differ"),
+        ({"CHECKOUT_KEYSTORE_URL": ""}, "CHECKOUT_KEYSTORE_URL"),
+        (
+            {"CHECKOUT_KEYSTORE_URL": "postgresql+psycopg://app@db/checkout"},
+            "must not be the main database",
+        ),
     ],
 )
 def test_production_refuses_and_names_what_is_wrong(
@@ -74,6 +86,9 @@ def test_production_refuses_the_dev_key_from_the_data_dir(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as err:
         load_settings(_prod(tmp_path, CHECKOUT_SECRET_KEY=str(dev.root_secret)))
     assert any("dev key" in p for p in err.value.problems)
+    with pytest.raises(ConfigError) as err:
+        load_settings(_prod(tmp_path, CHECKOUT_KEK=str(dev.kek)))
+    assert any("CHECKOUT_KEK is the dev key" in p for p in err.value.problems)
 
 
 def test_production_lists_every_problem_at_once(tmp_path: Path) -> None:
