@@ -62,7 +62,8 @@ def _resource(
     state: PayPalState, event_type: str, record: Resource, base: str
 ) -> tuple[str, JsonObject, str]:
     if isinstance(record, Order):
-        return "checkout-order", wire.order(state, record, base), _ORDER_SUMMARIES[event_type]
+        summary = _ORDER_SUMMARIES.get(event_type, "A checkout order was updated")
+        return "checkout-order", wire.order(state, record, base), summary
     if isinstance(record, Authorization):
         summary = (
             "A payment authorization was voided"
@@ -80,7 +81,6 @@ def _resource(
 
 _ORDER_SUMMARIES = {
     "CHECKOUT.ORDER.APPROVED": "An order has been approved by buyer",
-    "CHECKOUT.ORDER.COMPLETED": "Checkout Order Completed",
 }
 
 

@@ -109,7 +109,7 @@ class WebhookDeliverer:
                 self._tasks.add(task)
             task.add_done_callback(self._done)
 
-    def headers(self, body: bytes) -> dict[str, str]:
+    def _headers(self, body: bytes) -> dict[str, str]:
         """One transmission's headers: a fresh id and time, and their signature."""
         transmission_id = str(uuid.uuid4())
         sent_at = datetime.fromtimestamp(self._clock(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -128,20 +128,20 @@ class WebhookDeliverer:
             "PAYPAL-AUTH-ALGO": ALGORITHM,
         }
 
-    def delay(self, attempt: int) -> float:
+    def _delay(self, attempt: int) -> float:
         return float(min(self.first_delay * 2**attempt, self.max_delay))
 
     async def _deliver(self, body: bytes) -> None:
         async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client:
             for attempt in range(self.attempts):
                 try:
-                    answer = await client.post(self._url, content=body, headers=self.headers(body))
+                    answer = await client.post(self._url, content=body, headers=self._headers(body))
                     if answer.is_success:
                         return
                 except httpx.HTTPError:
                     pass
                 if attempt + 1 < self.attempts:
-                    await asyncio.sleep(self.delay(attempt))
+                    await asyncio.sleep(self._delay(attempt))
         log.warning("webhook delivery gave up", extra={"attempts": self.attempts})
 
     def _done(self, task: asyncio.Task[None]) -> None:
