@@ -26,6 +26,11 @@ DEV_PAYPAL_CLIENT_SECRET = "emulator-dev-secret"  # noqa: S105  (dev-only, refus
 DEV_SECRET_FILE = "dev-secret.key"  # noqa: S105  (dev-only, refused in production)
 DEV_KEK_FILE = "dev-kek.key"
 DEV_WEBHOOK_SECRET_FILE = "dev-stripe-webhook-secret"  # noqa: S105  (dev-only, refused in production)
+# The dev PayPal webhook: its id, and the directory holding the emulator's test CA and
+# signing key (written by `checkout serve`, see checkout/paypal_dev.py).
+DEV_PAYPAL_WEBHOOK_ID = "EMULATORDEVWEBHOOK0000000"
+DEV_PAYPAL_PKI_DIR = "dev-paypal-webhook-pki"
+DEV_PAYPAL_CA_FILE = "ca.pem"
 
 
 class ConfigError(Exception):
@@ -69,6 +74,9 @@ class Settings:
     paypal_webhook_id: str = ""
     paypal_ca_bundle: Path | None = None
     run_paypal_emulator: bool = False
+    # Dev with the PayPal emulator only: where its webhook signing PKI lives. Never set in
+    # production, so the pinned dev certificate can never be trusted there.
+    paypal_dev_pki: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -135,6 +143,17 @@ def _dev_file(data_dir: Path, name: str, make: bool) -> str | None:
     with os.fdopen(fd, "w") as fh:
         fh.write(value + "\n")
     return value
+
+
+def _is_dev_ca(bundle: Path, dev_pki: Path) -> bool:
+    """Whether a configured CA bundle is (a copy of) the emulator's test CA."""
+    dev_ca = dev_pki / DEV_PAYPAL_CA_FILE
+    try:
+        if bundle.resolve().is_relative_to(dev_pki.resolve()):
+            return True
+        return dev_ca.is_file() and dev_ca.read_bytes().strip() in bundle.read_bytes()
+    except OSError:
+        return False
 
 
 def _secret_from(env: Mapping[str, str], name: str) -> str | None:
@@ -272,9 +291,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not paypal_secret or paypal_secret == DEV_PAYPAL_CLIENT_SECRET:
             problems.append("CHECKOUT_PAYPAL_CLIENT_SECRET is missing or the dev emulator's")
 
+    paypal_webhook_id = env.get("CHECKOUT_PAYPAL_WEBHOOK_ID", "")
     bundle = env.get("CHECKOUT_PAYPAL_CA_BUNDLE")
     if bundle and not Path(bundle).is_file():
         problems.append("CHECKOUT_PAYPAL_CA_BUNDLE is not a readable file")
+    dev_pki = data_dir / DEV_PAYPAL_PKI_DIR
+    if run_paypal_emulator:
+        # The emulator signs with its own test CA; a bundle of real roots could never
+        # verify it, so asking for both is a mistake worth naming.
+        if bundle:
+            problems.append(
+                "CHECKOUT_PAYPAL_CA_BUNDLE is set but PayPal is the dev emulator, which signs "
+                "webhooks with its own test CA; set CHECKOUT_PAYPAL_API_BASE as well"
+            )
+        paypal_webhook_id = paypal_webhook_id or DEV_PAYPAL_WEBHOOK_ID
+    if prod:
+        if paypal_webhook_id == DEV_PAYPAL_WEBHOOK_ID:
+            problems.append("CHECKOUT_PAYPAL_WEBHOOK_ID is the dev emulator's")
+        if bundle and _is_dev_ca(Path(bundle), dev_pki):
+            problems.append(
+                "CHECKOUT_PAYPAL_CA_BUNDLE is the PayPal emulator's test CA from the data dir"
+            )
 
     capture = env.get("CHECKOUT_CAPTURE_MODE", "automatic")
     if capture not in ("automatic", "manual"):
@@ -306,11 +343,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         paypal_api_base=paypal_base.rstrip("/") or None,
         paypal_client_id=paypal_id,
         paypal_client_secret=Secret(paypal_secret),
-        paypal_webhook_id=env.get("CHECKOUT_PAYPAL_WEBHOOK_ID", ""),
-        paypal_ca_bundle=Path(env["CHECKOUT_PAYPAL_CA_BUNDLE"])
-        if env.get("CHECKOUT_PAYPAL_CA_BUNDLE")
-        else None,
+        paypal_webhook_id=paypal_webhook_id,
+        paypal_ca_bundle=Path(bundle) if bundle else None,
         run_paypal_emulator=run_paypal_emulator,
+        paypal_dev_pki=dev_pki if run_paypal_emulator else None,
         stripe_api_base=stripe_base.rstrip("/"),
         stripe_secret_key=Secret(stripe_key),
         stripe_publishable_key=publishable,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
+from checkout import paypal_dev
 from checkout.config import Settings
 from checkout.db.engine import Database, make_database
 from checkout.services.api_keys import ApiKeys
@@ -15,6 +16,7 @@ from checkout.services.checkouts import CheckoutService
 from checkout.services.fulfillments import Fulfillments
 from checkout.services.operations import PaymentOperations
 from checkout.services.payments import PaymentService
+from checkout.services.paypal_event_refs import PayPalEventRefs
 from checkout.services.paypal_orders import PayPalOrders
 from checkout.services.provider_events import ProviderEvents
 from checkout.services.reconciliation import Reconciler
@@ -85,7 +87,11 @@ def provider_lease(settings: Settings) -> timedelta:
 
 def _paypal_verifier(settings: Settings) -> PayPalVerifier | None:
     """PayPal webhooks verify only with a webhook id and the roots PayPal's certificate
-    chains to (a PEM bundle); without both, /webhooks/paypal stores nothing."""
+    chains to (a PEM bundle); without both, /webhooks/paypal stores nothing. In dev with
+    the emulator, the roots are its test CA and its certificate is pinned: nothing is
+    fetched. Production always fetches from PayPal (https, paypal.com only)."""
+    if settings.paypal_dev_pki is not None and not settings.is_production:
+        return paypal_dev.verifier(settings.paypal_dev_pki, settings.paypal_webhook_id)
     if not settings.paypal_webhook_id or settings.paypal_ca_bundle is None:
         return None
     return PayPalVerifier(
@@ -132,6 +138,8 @@ def build_context(
         capture_mode=settings.capture_mode,
         lease=provider_lease(settings),
     )
+    paypal = providers.get("paypal")
+    paypal_provider = paypal if isinstance(paypal, PayPalProvider) else None
     inbox = Inbox(uow, cipher)
     events = ProviderEvents(uow, payments, providers)
     # Integrations on plain http only in dev (a receiver on localhost, say).
@@ -157,10 +165,7 @@ def build_context(
         payments=payments,
         operations=PaymentOperations(uow, providers, lease=provider_lease(settings)),
         paypal_orders=PayPalOrders(
-            uow,
-            checkouts,
-            paypal if isinstance(paypal := providers.get("paypal"), PayPalProvider) else None,
-            capture_mode=settings.capture_mode,
+            uow, checkouts, paypal_provider, capture_mode=settings.capture_mode
         ),
         # A request holds its key while it may still be waiting on a provider, and a
         # little longer for its own database work.
@@ -168,7 +173,8 @@ def build_context(
         inbox=inbox,
         reconciler=Reconciler(uow, payments, providers, catch_up=catch_up),
         paypal_webhooks=_paypal_verifier(settings),
-        inbox_worker=InboxWorker(inbox, uow, events.apply),
+        # PayPal refund events name a capture; PayPalEventRefs finds its order first.
+        inbox_worker=InboxWorker(inbox, uow, PayPalEventRefs(paypal_provider, events.apply).apply),
         api_keys=ApiKeys(uow),
         fulfillments=Fulfillments(uow),
         webhook_endpoints=WebhookEndpoints(uow, subscriptions),

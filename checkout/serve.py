@@ -1,5 +1,6 @@
-"""``checkout serve``: both listeners, the worker loop and, in dev, the Stripe emulator,
-in one process on one event loop.
+"""``checkout serve``: both listeners, the worker loop and, in dev, the Stripe and PayPal
+emulators (each delivering signed webhooks to our public listener), in one process on
+one event loop.
 
 Uvicorn's per-server signal capture is replaced by one handler that stops every server
 together, so Ctrl-C ends the whole set cleanly. A listener that fails to bind ends the
@@ -18,6 +19,7 @@ from collections.abc import Callable, Generator
 import uvicorn
 from starlette.types import ASGIApp
 
+from checkout import paypal_dev
 from checkout.config import Settings
 from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
@@ -123,10 +125,26 @@ class Service:
                 from providers.paypal_emulator import create_app as paypal_emulator
 
                 base = f"http://127.0.0.1:{s.paypal_emulator_port}"
+                # Like the Stripe emulator, it delivers to our own public listener. It signs
+                # with the test PKI kept in the data dir (made here, once), which the
+                # verifier that build_context makes trusts, with the certificate pinned.
+                pki_dir = s.paypal_dev_pki if s.public_port else None
+                signing = (
+                    await asyncio.to_thread(paypal_dev.ensure_identity, pki_dir)
+                    if pki_dir is not None
+                    else None
+                )
                 app = paypal_emulator(
                     client_id=s.paypal_client_id,
                     client_secret=str(s.paypal_client_secret),
                     public_base_url=base,
+                    webhook_url=(
+                        f"http://{s.public_host}:{s.public_port}/webhooks/paypal"
+                        if signing
+                        else None
+                    ),
+                    webhook_id=s.paypal_webhook_id,
+                    signing=signing,
                 )
                 tasks.append(
                     await self._start("paypal emulator", app, "127.0.0.1", s.paypal_emulator_port)

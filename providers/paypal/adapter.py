@@ -27,6 +27,7 @@ from providers.base import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from providers.paypal.webhook import CAPTURE_REF_PREFIX
 from providers.paypal.wire import (
     approve_url,
     first_id,
@@ -139,6 +140,20 @@ class PayPalProvider:
 
     async def fetch(self, provider_ref: str) -> ProviderPayment:
         return payment_from_order(await self._order(provider_ref))
+
+    async def order_id_for(self, reference: str) -> str | None:
+        """Our reference (the order id) for one a webhook event gave: the same, unless it
+        is ``capture:<id>`` (a refund names only its capture), which PayPal maps to its
+        order; None if the capture names none."""
+        if not reference.startswith(CAPTURE_REF_PREFIX):
+            return reference
+        capture_id = reference.removeprefix(CAPTURE_REF_PREFIX)
+        if not capture_id.isalnum() or len(capture_id) > 64:
+            raise ProviderRejected("Not a PayPal capture id.")
+        capture = await self._call("GET", f"v2/payments/captures/{capture_id}", None, None)
+        related = (capture.get("supplementary_data") or {}).get("related_ids") or {}
+        order_id = related.get("order_id")
+        return str(order_id) if order_id else None
 
     async def capture(
         self, provider_ref: str, amount: int | None, idempotency_key: str

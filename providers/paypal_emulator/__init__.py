@@ -2,13 +2,16 @@
 
 OAuth client credentials, Orders v2 (create, get, capture, authorize), Payments v2
 (authorization capture / void / get, capture refund / get, refund get), a buyer
-approval page, `PayPal-Request-Id` replays and fault injection. Point the official
+approval page, `PayPal-Request-Id` replays, fault injection, and (given a webhook URL
+and id) signed webhook deliveries as PayPal makes them. Point the official
 SDK at it with
 `paypalrestsdk.Api({"mode": "sandbox", "client_id": ..., "client_secret": ...,
 "endpoint": "http://127.0.0.1:PORT"})` (`token_endpoint` defaults to `endpoint`).
 """
 
 from providers.paypal_emulator.app import create_app
+from providers.paypal_emulator.pki import SigningIdentity
 from providers.paypal_emulator.state import PayPalState
+from providers.paypal_emulator.webhooks import WebhookDeliverer
 
-__all__ = ["PayPalState", "create_app"]
+__all__ = ["PayPalState", "SigningIdentity", "WebhookDeliverer", "create_app"]

@@ -3,6 +3,9 @@
 Faults: `app.state.faults` is a `providers.emulator_faults.FaultInjector` (also driven
 over HTTP at `/_emulator/faults` with a Bearer token the emulator issued); its ledger
 counts the operations that really ran, never a `PayPal-Request-Id` replay.
+
+Webhooks: given a URL and a webhook id, `app.state.paypal_webhooks` is a
+`WebhookDeliverer` that sends PayPal's signed events there after each answer.
 """
 
 from __future__ import annotations
@@ -16,21 +19,46 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from providers.emulator_faults import FaultInjector, FaultMiddleware, fault_routes
-from providers.paypal_emulator import api, approval
+from providers.paypal_emulator import api, approval, notifications, pki
 from providers.paypal_emulator.auth import Credentials, bearer_ok, token_endpoint
 from providers.paypal_emulator.errors import for_status, method_not_supported, unknown_route
 from providers.paypal_emulator.pipeline import Settings, doc_base_for, dump, error_response
 from providers.paypal_emulator.state import PayPalState
+from providers.paypal_emulator.webhooks import DeliverAfterResponse, WebhookDeliverer
 
 _ORDER = "/v2/checkout/orders/{id}"
 _AUTHORIZATION = "/v2/payments/authorizations/{id}"
 _CAPTURE = "/v2/payments/captures/{id}"
+_EVENT = "/v1/notifications/webhooks-events/{id}"
 
 
-def create_app(*, client_id: str, client_secret: str, public_base_url: str) -> Starlette:
-    """A fresh emulated PayPal app and merchant; its state is on `app.state.paypal`."""
+def create_app(
+    *,
+    client_id: str,
+    client_secret: str,
+    public_base_url: str,
+    webhook_url: str | None = None,
+    webhook_id: str | None = None,
+    signing: pki.SigningIdentity | None = None,
+) -> Starlette:
+    """A fresh emulated PayPal app and merchant; its state is on `app.state.paypal`.
+
+    With a webhook URL and id it also delivers PayPal's signed events there, as a webhook
+    registered on a PayPal app would; it signs with `signing` (a test CA's leaf) or, if
+    none is given, with an identity of its own (`app.state.paypal_webhooks.identity`)."""
     state = PayPalState()
     faults = FaultInjector()
+    deliverer = (
+        WebhookDeliverer(
+            state,
+            url=webhook_url,
+            webhook_id=webhook_id,
+            identity=signing or pki.generate(),
+            public_base_url=public_base_url,
+        )
+        if webhook_url and webhook_id
+        else None
+    )
     routes = [
         Route("/v1/oauth2/token", token_endpoint, methods=["POST"]),
         Route("/v2/checkout/orders", api.create_order, methods=["POST"]),
@@ -45,6 +73,9 @@ def create_app(*, client_id: str, client_secret: str, public_base_url: str) -> S
         Route("/v2/payments/refunds/{id}", api.get_refund, methods=["GET"]),
         Route("/checkoutnow", approval.approval_page, methods=["GET"]),
         Route("/checkoutnow/{id}/approve", approval.submit_approval, methods=["POST"]),
+        Route("/v1/notifications/certs/{cert_id}", notifications.certificate, methods=["GET"]),
+        Route(_EVENT, notifications.get_event, methods=["GET"]),
+        Route(f"{_EVENT}/resend", notifications.resend_event, methods=["POST"]),
         *fault_routes(
             faults,
             authorized=lambda request: bearer_ok(state, request.headers.get("authorization")),
@@ -54,6 +85,7 @@ def create_app(*, client_id: str, client_secret: str, public_base_url: str) -> S
         routes=routes,
         # Faults inside DebugIdMiddleware: injected errors carry a PayPal-Debug-Id too.
         middleware=[
+            Middleware(DeliverAfterResponse, deliverer),
             Middleware(DebugIdMiddleware),
             Middleware(FaultMiddleware, faults, error_body=_fault_body),
         ],
@@ -61,6 +93,7 @@ def create_app(*, client_id: str, client_secret: str, public_base_url: str) -> S
     )
     app.state.faults = faults
     app.state.paypal = state
+    app.state.paypal_webhooks = deliverer
     app.state.paypal_credentials = Credentials(client_id, client_secret)
     app.state.paypal_settings = Settings(public_base_url=public_base_url.rstrip("/"))
     return app

@@ -70,6 +70,7 @@ def approve(state: PayPalState, order: Order) -> None:
     )
     order.status = "APPROVED"
     order.update_time = state.clock()
+    state.emit("CHECKOUT.ORDER.APPROVED", order)
 
 
 def capture(state: PayPalState, order: Order) -> Capture:
@@ -91,6 +92,7 @@ def capture(state: PayPalState, order: Order) -> Capture:
     order.capture_ids.append(record.id)
     order.status = "COMPLETED"
     order.update_time = now
+    state.emit("PAYMENT.CAPTURE.COMPLETED", record)
     return record
 
 
@@ -110,6 +112,7 @@ def authorize(state: PayPalState, order: Order) -> Authorization:
     order.authorization_ids.append(record.id)
     order.status = "COMPLETED"
     order.update_time = now
+    state.emit("PAYMENT.AUTHORIZATION.CREATED", record)
     return record
 
 

@@ -107,6 +107,7 @@ def capture_authorization(
     if order is not None:
         order.capture_ids.append(capture.id)
         order.update_time = now
+    state.emit("PAYMENT.CAPTURE.COMPLETED", capture)
     return capture
 
 
@@ -128,6 +129,7 @@ def void(state: PayPalState, record: Authorization) -> None:
         raise unprocessable("AUTHORIZATION_EXPIRED", "An expired authorization cannot be voided.")
     record.status = "VOIDED"
     record.update_time = state.clock()
+    state.emit("PAYMENT.AUTHORIZATION.VOIDED", record)
 
 
 def refund(
@@ -173,4 +175,5 @@ def refund(
         "REFUNDED" if capture.refunded == capture.amount.minor else "PARTIALLY_REFUNDED"
     )
     capture.update_time = now
+    state.emit("PAYMENT.CAPTURE.REFUNDED", record)
     return record

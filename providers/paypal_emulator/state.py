@@ -104,6 +104,11 @@ class Refund:
     status: Literal["COMPLETED"] = "COMPLETED"
 
 
+Resource = Order | Authorization | Capture | Refund
+# Called with the state lock held, once per change PayPal would announce by webhook.
+EventListener = Callable[[str, Resource], None]
+
+
 @dataclass(slots=True)
 class StoredResponse:
     """A first answer kept under a `PayPal-Request-Id`."""
@@ -129,6 +134,8 @@ class PayPalState:
         self.captures: dict[str, Capture] = {}
         self.refunds: dict[str, Refund] = {}
         self.request_ids: dict[tuple[str, str], StoredResponse] = {}
+        # The app wires this to its webhook deliverer when it has a webhook URL.
+        self.on_event: EventListener | None = None
 
     def __repr__(self) -> str:
         return (
@@ -145,6 +152,11 @@ class PayPalState:
     @staticmethod
     def debug_id() -> str:
         return secrets.token_hex(7)[:13]
+
+    def emit(self, event_type: str, record: Resource) -> None:
+        """Announce a change (lock held), as PayPal does to a webhook listener."""
+        if self.on_event is not None:
+            self.on_event(event_type, record)
 
     def token_valid(self, token: str) -> bool:
         expires_at = self.tokens.get(token)

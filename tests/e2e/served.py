@@ -29,6 +29,7 @@ class Served:
         self.api = f"http://127.0.0.1:{ports['public']}"
         self.private = f"http://127.0.0.1:{ports['private']}"
         self.stripe = f"http://127.0.0.1:{ports['stripe']}"
+        self.paypal = f"http://127.0.0.1:{ports['paypal']}"
 
 
 def serve_env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.e2e.served import CHECKOUT, Served, free_port, serve_env, tokenize
 
@@ -220,3 +221,70 @@ def test_an_integration_subscribes_with_an_api_key_and_hears_of_the_order(
     # Neither the key nor the endpoint's secret reached the service's logs.
     logged = served.log.read_text()
     assert key not in logged and secret not in logged
+
+
+def test_a_refund_made_at_paypal_reaches_our_payment_by_the_emulators_webhook_alone(
+    served: Served, db_url: str, tmp_path: Path
+) -> None:
+    with httpx.Client(timeout=10) as http:
+        body = http.post(
+            f"{served.api}/v1/checkouts",
+            json={"currency": "USD", "lines": [{"sku": "MUG-WHITE", "quantity": 2}]},
+        ).json()
+        secret = {"X-Checkout-Secret": body["client_secret"]}
+        order = http.post(f"{served.api}/v1/checkouts/{body['id']}/paypal-orders", headers=secret)
+        assert order.status_code == 201, order.text
+        order_id = order.json()["paypal_order_id"]
+        assert order.json()["approve_url"].startswith(served.paypal)
+        # The buyer approves on the emulator's page.
+        approved = http.post(
+            f"{served.paypal}/checkoutnow/{order_id}/approve", data={"action": "approve"}
+        )
+        assert approved.status_code in (200, 303)
+        pay = http.post(
+            f"{served.api}/v1/checkouts/{body['id']}/payments",
+            headers=secret,
+            json={"provider": "paypal", "payment_token": order_id},
+        ).json()
+        assert pay["status"] == "captured"
+        # The merchant refunds in PayPal's dashboard: at the emulator, never through us.
+        token = http.post(
+            f"{served.paypal}/v1/oauth2/token",
+            auth=("emulator-dev-client", "emulator-dev-secret"),
+            data={"grant_type": "client_credentials"},
+        ).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        full = http.get(f"{served.paypal}/v2/checkout/orders/{order_id}", headers=bearer).json()
+        capture_id = full["purchase_units"][0]["payments"]["captures"][0]["id"]
+        refund = http.post(
+            f"{served.paypal}/v2/payments/captures/{capture_id}/refund", headers=bearer, json={}
+        )
+        assert refund.status_code == 201, refund.text
+    # No refresh, and reconciliation leaves captured payments alone: only the emulator's
+    # signed webhook, verified against the dev CA with its certificate pinned, can say so.
+    engine = sa.create_engine(db_url)
+    try:
+        deadline = time.monotonic() + 30
+        row: tuple[str, int] | None = None
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                found = conn.execute(
+                    sa.text("SELECT status, amount_refunded FROM payments WHERE id = :id"),
+                    {"id": pay["id"]},
+                ).one()
+            row = (str(found[0]), int(found[1]))
+            if row[0] == "refunded":
+                break
+            time.sleep(0.2)
+        assert row == ("refunded", pay["amount"]["amount"])
+        with engine.connect() as conn:
+            kinds = conn.execute(
+                sa.text("SELECT type, status FROM webhook_events WHERE provider = 'paypal'")
+            ).all()
+        assert ("PAYMENT.CAPTURE.REFUNDED", "processed") in [tuple(k) for k in kinds]
+    finally:
+        engine.dispose()
+    pki = tmp_path / "data" / "dev-paypal-webhook-pki"
+    assert pki.stat().st_mode & 0o777 == 0o700
+    assert (pki / "leaf.key").stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE KEY" not in served.log.read_text()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checkout.config import ConfigError, load_settings
+from checkout import paypal_dev
+from checkout.config import DEV_PAYPAL_WEBHOOK_ID, ConfigError, load_settings
 
 STRONG = base64.urlsafe_b64encode(os.urandom(32)).decode()
 KEK = base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -112,3 +113,79 @@ def test_production_lists_every_problem_at_once(tmp_path: Path) -> None:
 def test_invalid_values_are_refused_at_start(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         load_settings({"CHECKOUT_DATA_DIR": str(tmp_path), **env})
+
+
+# --- PayPal webhooks ------------------------------------------------------------------------
+
+
+def test_dev_with_the_paypal_emulator_verifies_its_webhooks_with_the_dev_pki(
+    tmp_path: Path,
+) -> None:
+    s = load_settings({"CHECKOUT_DATA_DIR": str(tmp_path)})
+    assert s.run_paypal_emulator
+    assert s.paypal_webhook_id == DEV_PAYPAL_WEBHOOK_ID
+    assert s.paypal_dev_pki == tmp_path / "dev-paypal-webhook-pki"
+    # Loading settings makes no keys: only `checkout serve` generates the PKI.
+    assert not s.paypal_dev_pki.exists()
+
+
+def test_a_real_paypal_in_dev_has_no_dev_pki(tmp_path: Path) -> None:
+    s = load_settings(
+        {
+            "CHECKOUT_DATA_DIR": str(tmp_path),
+            "CHECKOUT_PAYPAL_API_BASE": "https://api-m.sandbox.paypal.com",
+        }
+    )
+    assert not s.run_paypal_emulator and s.paypal_dev_pki is None and not s.paypal_webhook_id
+
+
+def test_a_ca_bundle_beside_the_emulator_is_refused(tmp_path: Path) -> None:
+    bundle = tmp_path / "roots.pem"
+    bundle.write_text("roots")
+    with pytest.raises(ConfigError) as err:
+        load_settings(
+            {"CHECKOUT_DATA_DIR": str(tmp_path), "CHECKOUT_PAYPAL_CA_BUNDLE": str(bundle)}
+        )
+    assert any("CHECKOUT_PAYPAL_CA_BUNDLE" in p for p in err.value.problems)
+
+
+def _prod_paypal(tmp_path: Path, **env: str) -> dict[str, str]:
+    return _prod(
+        tmp_path,
+        CHECKOUT_PAYPAL_API_BASE="https://api-m.paypal.com",
+        CHECKOUT_PAYPAL_CLIENT_ID="live-client",
+        CHECKOUT_PAYPAL_CLIENT_SECRET="live-secret",
+        **env,
+    )
+
+
+def test_production_paypal_webhooks_use_the_configured_roots(tmp_path: Path) -> None:
+    bundle = tmp_path / "roots.pem"
+    bundle.write_text("roots")
+    s = load_settings(
+        _prod_paypal(
+            tmp_path,
+            CHECKOUT_PAYPAL_WEBHOOK_ID="8PT597110X687430L",
+            CHECKOUT_PAYPAL_CA_BUNDLE=str(bundle),
+        )
+    )
+    assert s.paypal_dev_pki is None and not s.run_paypal_emulator
+    assert s.paypal_ca_bundle == bundle
+
+
+def test_production_refuses_the_emulators_webhook_id_and_test_ca(tmp_path: Path) -> None:
+    identity = paypal_dev.ensure_identity(tmp_path / "dev-paypal-webhook-pki")
+    copied = tmp_path / "copy.pem"
+    copied.write_bytes(b"# roots\n" + identity.ca_pem)
+    for bundle in (tmp_path / "dev-paypal-webhook-pki" / "ca.pem", copied):
+        with pytest.raises(ConfigError) as err:
+            load_settings(
+                _prod_paypal(
+                    tmp_path,
+                    CHECKOUT_PAYPAL_WEBHOOK_ID=DEV_PAYPAL_WEBHOOK_ID,
+                    CHECKOUT_PAYPAL_CA_BUNDLE=str(bundle),
+                )
+            )
+        problems = " ".join(err.value.problems)
+        assert "CHECKOUT_PAYPAL_WEBHOOK_ID is the dev emulator's" in problems
+        assert "test CA" in problems
