@@ -36,10 +36,15 @@ class PaymentStatus(StrEnum):
 
 
 S = PaymentStatus
+# A provider's report may skip states we never saw (a capture and a refund both made before
+# the first webhook is applied): every later state is reachable, never an earlier one.
+_REFUNDS = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
 _EDGES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    S.PROCESSING: frozenset({S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.VOIDED}),
-    S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.VOIDED}),
-    S.AUTHORIZED: frozenset({S.CAPTURED, S.VOIDED}),
+    S.PROCESSING: frozenset({S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.VOIDED})
+    | _REFUNDS,
+    S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.VOIDED})
+    | _REFUNDS,
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.VOIDED}) | _REFUNDS,
     S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.REFUNDED: frozenset(),

@@ -491,3 +491,27 @@ async def test_a_given_up_event_is_sent_again_on_request(
     hook.failing = 1
     await _drain(_deliverer(ctx, short), hook, 1)
     assert [e["id"] for e in hook.accepted()] == [event_id]
+
+
+async def test_a_capture_and_refund_made_before_we_hear_of_either_land_in_one_step(
+    manual: AppContext, stripe_emulator: Emulator
+) -> None:
+    pay = await pay_checkout(manual, stripe_emulator)
+    assert pay["status"] == "authorized"
+    with manual.db.engine.connect() as conn:
+        ref = conn.execute(
+            sa.text("SELECT provider_ref FROM payments WHERE id = :id"), {"id": pay["id"]}
+        ).scalar_one()
+    stripe = manual.providers["stripe"]
+    await stripe.capture(ref, None, f"both-capture-{ref}")
+    await stripe.refund(ref, 2000, f"both-refund-{ref}")
+    after = await manual.payments.settle(pay["id"], await stripe.fetch(ref))
+    assert after.status == "partially_refunded"
+    assert (after.amount_captured, after.amount_refunded) == (6200, 2000)
+    with manual.db.engine.connect() as conn:
+        status = conn.execute(
+            sa.text("SELECT status FROM orders WHERE id = :id"), {"id": pay["order_id"]}
+        ).scalar_one()
+        types = conn.execute(sa.text("SELECT type FROM outbox_events ORDER BY seq")).scalars()
+        assert list(types) == ["order.created", "order.paid", "order.refunded"]
+    assert status == "partially_refunded"

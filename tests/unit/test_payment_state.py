@@ -25,6 +25,10 @@ S = PaymentStatus
         (S.AUTHORIZED, S.VOIDED),
         (S.CAPTURED, S.PARTIALLY_REFUNDED),
         (S.PARTIALLY_REFUNDED, S.REFUNDED),
+        # Reports that skip what we never saw (captured and refunded before we heard).
+        (S.AUTHORIZED, S.PARTIALLY_REFUNDED),
+        (S.AUTHORIZED, S.REFUNDED),
+        (S.PROCESSING, S.REFUNDED),
     ],
 )
 def test_forward_transitions_are_allowed(current: PaymentStatus, target: PaymentStatus) -> None:
