@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import core_schema
 from sqlalchemy.types import TypeDecorator
 
 from customers.masking import Personal, mask_text
@@ -68,6 +69,11 @@ class Sealed:
     @property
     def key_id(self) -> str | None:
         return key_id_of(self.blob)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        # A SQLModel field typed ``Sealed`` accepts only a Sealed: never plaintext.
+        return core_schema.is_instance_schema(cls)
 
     def open(
         self, vault: Vault, row_id: str, mask: Callable[[str], str] = mask_text
