@@ -101,6 +101,13 @@ def _paypal_verifier(settings: Settings) -> PayPalVerifier | None:
     )
 
 
+def build_vault(settings: Settings) -> Vault:
+    keystore = KeyStore(str(settings.keystore_url), LocalKeyProvider(settings.kek_bytes()))
+    # Values written before the vault (one root-derived key) still open; rotation
+    # rewrites them under the key store's keys.
+    return Vault(keystore, legacy=PiiCipher.from_root(settings.root_secret_bytes()))
+
+
 def build_context(
     settings: Settings,
     *,
@@ -109,10 +116,7 @@ def build_context(
 ) -> AppContext:
     db = make_database(str(settings.database_url))
     uow = UnitOfWork(db)
-    keystore = KeyStore(str(settings.keystore_url), LocalKeyProvider(settings.kek_bytes()))
-    # Values written before the vault (one root-derived key) still open; rotation
-    # rewrites them under the key store's keys.
-    cipher = Vault(keystore, legacy=PiiCipher.from_root(settings.root_secret_bytes()))
+    cipher = build_vault(settings)
     stripe = StripeProvider(
         secret_key=str(settings.stripe_secret_key),
         api_base=stripe_api_base or settings.stripe_api_base,

@@ -128,3 +128,70 @@ def test_payments_review_lists_held_payments_and_exits_3(db_url: str, tmp_path: 
     held = _run(["payments", "review"], db_url, tmp_path)
     assert held.returncode == 3
     assert "pay_1" in held.stdout and "provider reported 90 USD, asked 100 USD" in held.stdout
+
+
+def test_keys_rotate_killed_midway_resumes_and_loses_nothing(db_url: str, tmp_path: Path) -> None:
+    import signal
+
+    import sqlalchemy as sa
+
+    from checkout.config import load_settings
+    from checkout.context import build_vault
+
+    assert _run(["migrate"], db_url, tmp_path).returncode == 0
+    env = {"CHECKOUT_DATA_DIR": str(tmp_path), "DATABASE_URL": db_url}
+    vault = build_vault(load_settings(env))
+    engine = sa.create_engine(db_url)
+    n = 20_000
+    rows = [
+        {
+            "id": f"chk_{i:06d}",
+            "email": vault.encrypt(
+                f"buyer{i}@example.com", table="checkouts", column="email", row_id=f"chk_{i:06d}"
+            ),
+            "t": "2026-01-01 00:00:00",
+        }
+        for i in range(n)
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO checkouts (id, status, currency, lines, subtotal, shipping, total, "
+                "secret_hash, version, created_at, updated_at, email_enc) VALUES (:id, 'open', "
+                "'USD', '[]', 0, 0, 0, 'x', 1, :t, :t, :email)"
+            ),
+            rows,
+        )
+    cmd_env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+    cmd_env.update(CHECKOUT_DATA_DIR=str(tmp_path), DATABASE_URL=db_url)
+    proc = subprocess.Popen(
+        [CHECKOUT, "keys", "rotate", "--batch", "10"],
+        env=cmd_env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("new primary key")
+    assert "checkouts.email_enc" in proc.stdout.readline()  # a batch or more are done
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+
+    midway = _run(["keys", "status"], db_url, tmp_path)
+    behind = int(midway.stdout.strip().splitlines()[-1].split()[0])
+    assert 0 < behind < n, midway.stdout
+    resumed = _run(["keys", "rotate", "--resume"], db_url, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "new primary key" not in resumed.stdout
+    final = _run(["keys", "status"], db_url, tmp_path)
+    assert final.stdout.strip().endswith("0 fields not under the primary key"), final.stdout
+    fresh = build_vault(load_settings(env))
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT id, email_enc FROM checkouts ORDER BY id")).all()
+    engine.dispose()
+    assert len(stored) == n
+    for i, (row_id, blob) in enumerate(stored):
+        plain = fresh.decrypt(bytes(blob), table="checkouts", column="email", row_id=row_id)
+        assert plain == f"buyer{i}@example.com"
+    vault.keys.close()
+    fresh.keys.close()
