@@ -7,6 +7,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import checkout.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import customers.tables  # noqa: F401
 import webhooks.tables  # noqa: F401
 
 config = context.config

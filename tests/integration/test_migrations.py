@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import checkout.db.tables  # noqa: F401
+import customers.tables  # noqa: F401
 from checkout.db.engine import make_database
 
 
