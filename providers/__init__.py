@@ -16,6 +16,9 @@ from providers.base import (
     ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
+    ProviderUnsupported,
+    SavedMethod,
+    SavedMethods,
 )
 
 __all__ = [
@@ -31,4 +34,7 @@ __all__ = [
     "ProviderRefund",
     "ProviderRejected",
     "ProviderUnavailable",
+    "ProviderUnsupported",
+    "SavedMethod",
+    "SavedMethods",
 ]

@@ -6,6 +6,7 @@ each adapter converts to its provider's wire format itself.
     ProviderError
      ├── ProviderDeclined     the provider refused the money (card declined, ...)  -> 402
      ├── ProviderRejected     the request cannot succeed as sent (bad token, amount) -> 422
+     │    └── ProviderUnsupported  this provider does not offer the feature (PayPal vault)
      └── ProviderUnavailable  outcome unknown: timeout, connection, 5xx, 429        -> 502/503
 """
 
@@ -47,6 +48,25 @@ class ChargeRequest:
     # Our own object the payment is for (the checkout): PayPal orders carry it, and a
     # token made for another checkout is refused.
     reference: str | None = None
+    # Saved payment methods (see `SavedMethods`): the provider customer whose saved
+    # method `token` is, or who should keep it; `save_method` keeps it after this payment
+    # (Stripe: `setup_future_usage`), `off_session` says the cardholder is not there to
+    # answer 3-D Secure, so a card that needs it is declined `authentication_required`.
+    customer: str | None = None
+    save_method: bool = False
+    off_session: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SavedMethod:
+    """A payment method kept at the provider for one customer: everything we may store
+    about it. Never a fingerprint, a cardholder name or billing details."""
+
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,9 @@ class ProviderPayment:
     next_action: NextAction | None = None
     decline_code: str | None = None
     failure_message: str | None = None
+    # The method now saved for the payment's customer (a charge with `save_method`,
+    # once money is secured; also on later fetches), else None.
+    saved_method: SavedMethod | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +169,15 @@ class ProviderUnavailable(ProviderError):
     pass
 
 
+class ProviderUnsupported(ProviderRejected):
+    """The provider (as we integrate it) does not offer `feature`; asking again will not
+    help. A `ProviderRejected`, so edges that map those (422) need nothing new."""
+
+    def __init__(self, message: str, *, feature: str) -> None:
+        super().__init__(message)
+        self.feature = feature
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -164,6 +196,43 @@ class PaymentProvider(Protocol):
     ) -> ProviderRefund: ...
 
     async def aclose(self) -> None: ...
+
+
+class SavedMethods(Protocol):
+    """Payment methods kept at the provider for a customer, to pay again later.
+
+    Charging with one is `PaymentProvider.charge` with `ChargeRequest.customer` and the
+    saved token. Only a provider customer id and tokens cross this boundary, never
+    personal data: the provider customer is made from our own reference alone.
+    """
+
+    name: str
+
+    async def ensure_customer(self, reference: str) -> str:
+        """The provider customer for our `reference` (our `cus_…`), made on the first
+        call. Store what it returns: a repeat within the provider's idempotency window
+        (Stripe: 24 h) returns the same customer, a later one makes another."""
+        ...
+
+    async def save(self, customer: str, token: str) -> SavedMethod:
+        """Keep `token` (issued by the provider's client code, unused or already the
+        customer's) for `customer`. A token that belongs to someone else, or was spent or
+        detached, is `ProviderRejected`."""
+        ...
+
+    async def list_saved(self, customer: str) -> tuple[SavedMethod, ...]:
+        """The customer's saved methods, most recently saved first."""
+        ...
+
+    async def detach(self, token: str) -> None:
+        """Forget a saved method at the provider; it can never pay again. Detaching one
+        that is already detached succeeds (erasure may run twice)."""
+        ...
+
+    async def delete_customer(self, customer: str) -> None:
+        """Delete the provider customer, detaching every method it holds (erasure). An
+        already deleted customer succeeds."""
+        ...
 
 
 class EventSource(Protocol):

@@ -5,6 +5,10 @@ through ``_TimedApi``, which adds one. Every mutating call carries ``PayPal-Requ
 derived from our own ids, and the retry policy re-sends it unchanged. The SDK is always
 run in ``live`` mode with an explicit endpoint: outside live mode it logs request headers,
 the bearer token among them, at DEBUG.
+
+Saved payment methods (PayPal's vault, `/v3/vault/payment-tokens`) are not offered:
+every `SavedMethods` call, and a charge that names a customer, raises
+`ProviderUnsupported(feature="saved_methods")`, so callers show PayPal without "save".
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from providers.base import (
     ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
+    ProviderUnsupported,
+    SavedMethod,
 )
 from providers.paypal.webhook import CAPTURE_REF_PREFIX
 from providers.paypal.wire import (
@@ -37,6 +43,8 @@ from providers.paypal.wire import (
     to_paypal_amount,
 )
 from providers.retry import DEFAULT_RETRY, RetryPolicy, with_retries
+
+_NO_VAULT = "PayPal saved payment methods are not supported."
 
 # 422 issues that mean the buyer's money was refused, not that our request was wrong.
 _DECLINES = frozenset({"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY"})
@@ -113,6 +121,8 @@ class PayPalProvider:
         return str(order["id"]), approve_url(order)
 
     async def charge(self, request: ChargeRequest) -> ProviderPayment:
+        if request.customer or request.save_method or request.off_session:
+            raise ProviderUnsupported(_NO_VAULT, feature="saved_methods")
         order = await self._order(request.token)
         unit = purchase_unit(order)
         if request.reference and unit.get("reference_id") != request.reference:
@@ -197,6 +207,23 @@ class PayPalProvider:
             amount=value,
             currency=cur,
         )
+
+    # --- saved payment methods: not offered (see the module's docstring) --------------
+
+    async def ensure_customer(self, reference: str) -> str:
+        raise ProviderUnsupported(_NO_VAULT, feature="saved_methods")
+
+    async def save(self, customer: str, token: str) -> SavedMethod:
+        raise ProviderUnsupported(_NO_VAULT, feature="saved_methods")
+
+    async def list_saved(self, customer: str) -> tuple[SavedMethod, ...]:
+        raise ProviderUnsupported(_NO_VAULT, feature="saved_methods")
+
+    async def detach(self, token: str) -> None:
+        raise ProviderUnsupported(_NO_VAULT, feature="saved_methods")
+
+    async def delete_customer(self, customer: str) -> None:
+        raise ProviderUnsupported(_NO_VAULT, feature="saved_methods")
 
     async def _order(self, order_id: str) -> Any:
         if not order_id or not order_id.isalnum() or len(order_id) > 64:

@@ -26,6 +26,7 @@ from providers.base import (
     ProviderRefund,
     ProviderRejected,
     ProviderUnavailable,
+    SavedMethod,
 )
 from providers.retry import DEFAULT_RETRY, RetryPolicy, with_retries
 from providers.stripe.webhook import listed_event
@@ -34,8 +35,12 @@ from providers.stripe.wire import (
     PAYMENT_EVENT_TYPES,
     payment_from_intent,
     refund_from_stripe,
+    saved_method,
     to_stripe_amount,
 )
+
+_SAVED_PAGE_SIZE = 100  # Stripe's largest page
+_SAVED_MAX_PAGES = 10
 
 
 class StripeProvider:
@@ -82,6 +87,16 @@ class StripeProvider:
             params["return_url"] = request.return_url
         if request.description:
             params["description"] = request.description
+        if request.customer:
+            params["customer"] = request.customer
+            # The saved method comes back expanded, so the caller learns brand and last4.
+            params["expand"] = ["payment_method"]
+            if request.save_method:
+                params["setup_future_usage"] = "off_session"
+        elif request.save_method:
+            raise ProviderRejected("Saving a payment method needs a customer.", param="customer")
+        if request.off_session:
+            params["off_session"] = True
         pi = await self._call(
             self._client.v1.payment_intents.create_async,
             params,
@@ -93,7 +108,7 @@ class StripeProvider:
         pi = await self._call(
             self._client.v1.payment_intents.retrieve_async,
             provider_ref,
-            {"expand": ["latest_charge"]},
+            {"expand": ["latest_charge", "payment_method"]},
         )
         return payment_from_intent(pi)
 
@@ -125,6 +140,62 @@ class StripeProvider:
             {"idempotency_key": idempotency_key},
         )
         return refund_from_stripe(refund)
+
+    # --- saved payment methods (providers.base.SavedMethods) ----------------------------
+
+    async def ensure_customer(self, reference: str) -> str:
+        # Our id is all Stripe learns: no email or name, so erasing the customer on our
+        # side leaves nothing personal at Stripe to chase.
+        customer = await self._call(
+            self._client.v1.customers.create_async,
+            {"metadata": {"reference": reference}},
+            {"idempotency_key": f"customer:{reference}"},
+        )
+        return str(customer["id"])
+
+    async def save(self, customer: str, token: str) -> SavedMethod:
+        pm = await self._call(
+            self._client.v1.payment_methods.attach_async,
+            token,
+            {"customer": customer},
+            {"idempotency_key": f"attach:{customer}:{token}"},
+        )
+        return saved_method(pm)
+
+    async def list_saved(self, customer: str) -> tuple[SavedMethod, ...]:
+        saved: list[SavedMethod] = []
+        params: dict[str, Any] = {"customer": customer, "type": "card", "limit": _SAVED_PAGE_SIZE}
+        for _ in range(_SAVED_MAX_PAGES):
+            page = await self._call(self._client.v1.payment_methods.list_async, params)
+            data = page.get("data") or []
+            saved.extend(saved_method(pm) for pm in data)
+            if not data or not page.get("has_more"):
+                break
+            params = {**params, "starting_after": str(data[-1]["id"])}
+        return tuple(saved)
+
+    async def detach(self, token: str) -> None:
+        try:
+            await self._call(
+                self._client.v1.payment_methods.detach_async,
+                token,
+                {},
+                {"idempotency_key": f"detach:{token}"},
+            )
+        except ProviderRejected:
+            # Stripe refuses to detach what is not attached; if that is why, it is done.
+            pm = await self._call(self._client.v1.payment_methods.retrieve_async, token)
+            if pm.get("customer") is not None:
+                raise
+
+    async def delete_customer(self, customer: str) -> None:
+        try:
+            await self._call(self._client.v1.customers.delete_async, customer)
+        except ProviderRejected:
+            # Deleting twice is a 404 at Stripe; the deleted stub says it is done.
+            stub = await self._call(self._client.v1.customers.retrieve_async, customer)
+            if not stub.get("deleted"):
+                raise
 
     async def events_since(
         self, created_gte: int, *, starting_after: str | None = None, max_pages: int = 10

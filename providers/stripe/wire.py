@@ -13,6 +13,7 @@ from providers.base import (
     ProviderRefund,
     ProviderRejected,
     ProviderStatus,
+    SavedMethod,
 )
 
 # Stripe takes three-decimal currencies in their minor unit but requires the last digit
@@ -94,7 +95,32 @@ def payment_from_intent(pi: Any) -> ProviderPayment:
         next_action=_next_action(pi) if status == "requires_action" else None,
         decline_code=(error.get("decline_code") or error.get("code")) if error else None,
         failure_message=error.get("message") if error else None,
+        saved_method=_saved_by_intent(pi),
     )
+
+
+def saved_method(pm: Any) -> SavedMethod:
+    """Brand, last4 and expiry of a card PaymentMethod, and nothing else of it: Stripe also
+    sends a fingerprint, the cardholder's name and billing address, none of which we keep."""
+    card = pm.get("card") or {}
+    if pm.get("type") != "card" or not card:
+        raise ProviderRejected("Only cards can be saved.", param="payment_token")
+    return SavedMethod(
+        token=str(pm["id"]),
+        brand=str(card.get("brand") or "unknown"),
+        last4=str(card.get("last4") or ""),
+        exp_month=int(card.get("exp_month") or 0),
+        exp_year=int(card.get("exp_year") or 0),
+    )
+
+
+def _saved_by_intent(pi: Any) -> SavedMethod | None:
+    # Only with the method expanded, and only once it belongs to the intent's customer.
+    pm = pi.get("payment_method")
+    customer = pi.get("customer")
+    if not isinstance(pm, dict) or customer is None or pm.get("customer") != customer:
+        return None
+    return saved_method(pm)
 
 
 def refund_from_stripe(refund: Any) -> ProviderRefund:

@@ -14,13 +14,19 @@ from providers.stripe_emulator.errors import InvalidRequest, parameter_missing
 from providers.stripe_emulator.forms import Form, JsonObject
 from providers.stripe_emulator.money import normalize_currency
 from providers.stripe_emulator.pipeline import Call, run
-from providers.stripe_emulator.state import CaptureMethod, PaymentIntent, PaymentMethod
+from providers.stripe_emulator.state import (
+    CaptureMethod,
+    FutureUsage,
+    PaymentIntent,
+    PaymentMethod,
+)
 
 _CAPTURE_METHODS: tuple[CaptureMethod, ...] = get_args(CaptureMethod)
+_FUTURE_USAGES: tuple[FutureUsage, ...] = get_args(FutureUsage)
 _CARD_FIELDS = ("number", "exp_month", "exp_year", "cvc")
 # What a PaymentIntent answer can expand in place of an id (the adapter reads refunds
-# from the expanded charge).
-_INTENT_EXPANSIONS = frozenset({"latest_charge"})
+# from the expanded charge, and a saved card's brand and last4 from the method).
+_INTENT_EXPANSIONS = frozenset({"latest_charge", "payment_method"})
 
 
 # --- payment methods -------------------------------------------------------------------
@@ -70,6 +76,9 @@ def _create_intent(call: Call) -> JsonObject:
             "return_url",
             "metadata",
             "description",
+            "customer",
+            "setup_future_usage",
+            "off_session",
             "expand",
         ),
     )
@@ -84,6 +93,11 @@ def _create_intent(call: Call) -> JsonObject:
     if confirm and payment_method is None:
         # Refused before anything is created, so a corrected retry starts clean.
         raise parameter_missing("payment_method")
+    off_session = _off_session(form)
+    if off_session is not None and not confirm:
+        raise InvalidRequest(
+            "You can only pass `off_session` when `confirm` is true.", param="off_session"
+        )
     intent = intents.create(
         call.state,
         amount=amount,
@@ -93,6 +107,9 @@ def _create_intent(call: Call) -> JsonObject:
         return_url=_return_url(form),
         description=form.string("description") or None,
         metadata=form.metadata(),
+        customer=form.string("customer") or None,
+        setup_future_usage=_future_usage(form),
+        off_session=bool(off_session),
     )
     if confirm:
         intents.confirm(call.state, intent, payment_method=None, return_url=None)
@@ -107,7 +124,7 @@ def _retrieve_intent(call: Call) -> JsonObject:
 
 
 def _confirm_intent(call: Call) -> JsonObject:
-    form = Form(call.params, ("payment_method", "return_url", "expand"))
+    form = Form(call.params, ("payment_method", "return_url", "off_session", "expand"))
     expand = _expansions(form)
     intent = intents.get_intent(call.state, call.path["id"])
     intents.confirm(
@@ -115,6 +132,7 @@ def _confirm_intent(call: Call) -> JsonObject:
         intent,
         payment_method=form.string("payment_method") or None,
         return_url=_return_url(form),
+        off_session=_off_session(form),
     )
     return _render_intent(call, intent, expand)
 
@@ -153,6 +171,9 @@ def _render_intent(call: Call, intent: PaymentIntent, expand: frozenset[str]) ->
     if "latest_charge" in expand:
         record = call.state.charges.get(intent.latest_charge or "")
         body["latest_charge"] = wire.charge(record, intent) if record is not None else None
+    if "payment_method" in expand:
+        pm = call.state.payment_methods.get(intent.payment_method or "")
+        body["payment_method"] = wire.payment_method(pm) if pm is not None else None
     return body
 
 
@@ -195,6 +216,27 @@ def _capture_method(form: Form) -> CaptureMethod:
         "Invalid capture_method: must be one of " + ", ".join(_CAPTURE_METHODS),
         param="capture_method",
     )
+
+
+def _future_usage(form: Form) -> FutureUsage | None:
+    raw = form.string("setup_future_usage")
+    if raw is None or raw == "":
+        return None
+    for usage in _FUTURE_USAGES:
+        if raw == usage:
+            return usage
+    raise InvalidRequest(
+        "Invalid setup_future_usage: must be one of " + ", ".join(_FUTURE_USAGES),
+        param="setup_future_usage",
+    )
+
+
+def _off_session(form: Form) -> bool | None:
+    """Stripe takes a boolean, or `one_off` / `recurring` (both mean true)."""
+    raw = form.string("off_session")
+    if raw in ("one_off", "recurring"):
+        return True
+    return form.boolean("off_session")
 
 
 def _check_payment_method_types(form: Form) -> None:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from providers.emulator_deliveries import DeliveryFaults, delivery_routes
 from providers.emulator_faults import FaultInjector, FaultMiddleware, fault_routes
-from providers.stripe_emulator import api, three_ds, wire
+from providers.stripe_emulator import api, customer_api, three_ds, wire
 from providers.stripe_emulator.auth import ApiKeys, authenticate
 from providers.stripe_emulator.errors import (
     ApiError,
@@ -83,7 +83,21 @@ def create_app(
             methods=["POST", "OPTIONS"],
             middleware=[_TOKENIZATION_CORS],
         ),
+        Route("/v1/payment_methods", customer_api.list_payment_methods, methods=["GET"]),
         Route("/v1/payment_methods/{id}", api.retrieve_payment_method),
+        Route(
+            "/v1/payment_methods/{id}/attach",
+            customer_api.attach_payment_method,
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/payment_methods/{id}/detach",
+            customer_api.detach_payment_method,
+            methods=["POST"],
+        ),
+        Route("/v1/customers", customer_api.create_customer, methods=["POST"]),
+        Route("/v1/customers/{id}", customer_api.customer, methods=["GET", "DELETE"]),
+        Route("/v1/customers/{id}/payment_methods", customer_api.customer_payment_methods),
         Route("/v1/payment_intents", api.create_payment_intent, methods=["POST"]),
         Route("/v1/payment_intents/{id}", api.retrieve_payment_intent),
         Route("/v1/payment_intents/{id}/confirm", api.confirm_payment_intent, methods=["POST"]),

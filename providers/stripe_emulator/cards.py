@@ -27,10 +27,14 @@ class Outcome:
     code: str | None = None
     decline_code: str | None = None
     message: str | None = None
+    # Stripe's "authenticate unless set up" cards: a challenge on session, none off
+    # session once a payment with `setup_future_usage` has set the card up.
+    unless_set_up: bool = False
 
 
 SUCCEED = Outcome("succeed")
 AUTHENTICATE = Outcome("authenticate")
+AUTHENTICATE_UNLESS_SET_UP = Outcome("authenticate", unless_set_up=True)
 
 
 def _decline(code: str, decline_code: str, message: str) -> Outcome:
@@ -43,6 +47,12 @@ LIVE_CARD_IN_TEST_MODE = _decline(
     "test_mode_live_card",
     "Your card was declined. Your request was in test mode, but used a non test (live) card. "
     "For a list of valid test cards, visit: https://stripe.com/docs/testing.",
+)
+# What an off-session payment gets from a card whose issuer wants 3-D Secure.
+AUTHENTICATION_REQUIRED = _decline(
+    "authentication_required",
+    "authentication_required",
+    "Your card was declined. This transaction requires authentication.",
 )
 
 
@@ -79,7 +89,7 @@ _TEST_CARDS: dict[str, _TestCard] = {
         _decline("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect.")
     ),
     "4000002760003184": _TestCard(AUTHENTICATE, country="DE"),
-    "4000002500003155": _TestCard(AUTHENTICATE, country="IE"),
+    "4000002500003155": _TestCard(AUTHENTICATE_UNLESS_SET_UP, country="IE"),
 }
 
 

@@ -11,6 +11,11 @@
           │                        ▼                    ▼
           └──► canceled        succeeded ◄──────────────┘
 
+With a `customer`, the intent may pay with that Customer's saved PaymentMethods;
+`setup_future_usage` attaches the one it pays with once money is secured, and
+`off_session` turns a 3-D Secure challenge (nobody there to answer it) into a 402
+`authentication_required`. Reuse rules are in `customers`.
+
 Functions here run with `state.lock` held, mutate records and raise domain
 errors; rendering to JSON and HTTP happens in `api`.
 """
@@ -19,12 +24,15 @@ from __future__ import annotations
 
 import secrets
 
+from providers.stripe_emulator import customers
+from providers.stripe_emulator.cards import AUTHENTICATION_REQUIRED, Outcome
 from providers.stripe_emulator.errors import InvalidRequest, resource_missing, unexpected_state
 from providers.stripe_emulator.money import check_amount
 from providers.stripe_emulator.state import (
     CaptureMethod,
     Charge,
     EmulatorState,
+    FutureUsage,
     PaymentError,
     PaymentIntent,
     PaymentMethod,
@@ -78,10 +86,16 @@ def create(
     return_url: str | None,
     description: str | None,
     metadata: dict[str, str],
+    customer: str | None = None,
+    setup_future_usage: FutureUsage | None = None,
+    off_session: bool = False,
 ) -> PaymentIntent:
     check_amount(amount, currency)
+    if customer is not None:
+        customers.get_customer(state, customer)
     if payment_method is not None:
-        get_payment_method(state, payment_method, "payment_method")
+        pm = get_payment_method(state, payment_method, "payment_method")
+        customers.check_usable(state, pm, customer)
     intent_id = state.new_id("pi")
     intent = PaymentIntent(
         id=intent_id,
@@ -94,6 +108,9 @@ def create(
         description=description,
         metadata=metadata,
         payment_method=payment_method,
+        customer=customer,
+        setup_future_usage=setup_future_usage,
+        off_session=off_session,
         return_url=return_url,
     )
     state.payment_intents[intent.id] = intent
@@ -107,6 +124,7 @@ def confirm(
     *,
     payment_method: str | None,
     return_url: str | None,
+    off_session: bool | None = None,
 ) -> None:
     if intent.status not in ("requires_payment_method", "requires_confirmation"):
         raise unexpected_state(
@@ -115,7 +133,9 @@ def confirm(
             "be confirmed: requires_payment_method, requires_confirmation."
         )
     if payment_method is not None:
-        get_payment_method(state, payment_method, "payment_method")
+        customers.check_usable(
+            state, get_payment_method(state, payment_method, "payment_method"), intent.customer
+        )
         intent.payment_method = payment_method
     if intent.payment_method is None:
         raise InvalidRequest(
@@ -126,8 +146,12 @@ def confirm(
         )
     if return_url is not None:
         intent.return_url = return_url
+    if off_session is not None:
+        intent.off_session = off_session
     pm = get_payment_method(state, intent.payment_method, "payment_method")
-    outcome = pm.card.outcome
+    # Checked again: the method may have been spent or detached since the intent was made.
+    customers.check_usable(state, pm, intent.customer)
+    outcome = _outcome(intent, pm)
     if outcome.kind == "succeed":
         _authorize(state, intent, pm)
     elif outcome.kind == "authenticate":
@@ -150,6 +174,17 @@ def confirm(
         )
         state.emit("payment_intent.payment_failed", intent)
         raise PaymentDeclined(intent, pm)
+
+
+def _outcome(intent: PaymentIntent, pm: PaymentMethod) -> Outcome:
+    outcome = pm.card.outcome
+    if outcome.kind != "authenticate" or not intent.off_session:
+        return outcome
+    if outcome.unless_set_up and pm.set_up:
+        return Outcome("succeed")
+    # Off session nobody can answer a challenge: Stripe declines and the merchant has to
+    # bring the customer back on session.
+    return AUTHENTICATION_REQUIRED
 
 
 def finish_authentication(state: EmulatorState, intent: PaymentIntent, *, passed: bool) -> None:
@@ -227,6 +262,7 @@ def _authorize(state: EmulatorState, intent: PaymentIntent, pm: PaymentMethod) -
     # here, whether reached from a confirm call or a completed 3-D Secure challenge;
     # a decline or a confirm that stops at requires_action is not counted.
     state.record("payment_intents.confirm")
+    _after_use(state, intent, pm)
     charge = _new_charge(state, intent, pm, status="succeeded")
     intent.last_payment_error = None
     if intent.capture_method == "manual":
@@ -243,6 +279,22 @@ def _authorize(state: EmulatorState, intent: PaymentIntent, pm: PaymentMethod) -
         else "payment_intent.succeeded",
         intent,
     )
+
+
+def _after_use(state: EmulatorState, intent: PaymentIntent, pm: PaymentMethod) -> None:
+    """What paying does to the method: saved for the intent's Customer when asked, else a
+    method that belongs to nobody is spent."""
+    if intent.setup_future_usage is not None and intent.customer is not None:
+        try:
+            customers.attach(state, pm, customers.get_customer(state, intent.customer))
+        except InvalidRequest:
+            # The Customer was deleted while the cardholder was in the 3-D Secure page:
+            # the payment stands, the method is not saved for anyone.
+            pm.spent = pm.customer is None
+            return
+        pm.set_up = True
+    elif pm.customer is None:
+        pm.spent = True
 
 
 def _fail(intent: PaymentIntent, error: PaymentError) -> None:

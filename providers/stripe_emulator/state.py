@@ -31,6 +31,7 @@ IntentStatus = Literal[
     "succeeded",
 ]
 CaptureMethod = Literal["automatic", "automatic_async", "manual"]
+FutureUsage = Literal["on_session", "off_session"]
 # Operations counted in the fault injector's ledger when they really execute.
 LedgerOperation = Literal[
     "payment_methods.create",
@@ -39,6 +40,10 @@ LedgerOperation = Literal[
     "payment_intents.capture",
     "payment_intents.cancel",
     "refunds.create",
+    "customers.create",
+    "customers.delete",
+    "payment_methods.attach",
+    "payment_methods.detach",
 ]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -51,6 +56,26 @@ class PaymentMethod:
     created: int
     card: Card
     metadata: dict[str, str]
+    customer: str | None = None
+    # Stripe lets a PaymentMethod that belongs to no Customer pay once; after that (or
+    # once detached) it can neither pay nor be attached again.
+    spent: bool = False
+    # Set up for future use by a payment with `setup_future_usage`: cards that ask for
+    # 3-D Secure "unless set up" then pass off-session payments without a challenge.
+    set_up: bool = False
+
+
+@dataclass(slots=True)
+class Customer:
+    """A Customer holds no personal data here: the adapter sends only our own id."""
+
+    id: str
+    created: int
+    description: str | None
+    metadata: dict[str, str]
+    # Attached PaymentMethod ids, oldest first (lists answer newest first).
+    payment_methods: list[str] = field(default_factory=list)
+    deleted: bool = False
 
 
 @dataclass(slots=True)
@@ -92,6 +117,11 @@ class PaymentIntent:
     description: str | None
     metadata: dict[str, str]
     payment_method: str | None = None
+    customer: str | None = None
+    setup_future_usage: FutureUsage | None = None
+    # Whether the cardholder is absent: then a card that needs 3-D Secure fails with
+    # `authentication_required` instead of asking for a challenge nobody can answer.
+    off_session: bool = False
     return_url: str | None = None
     amount_capturable: int = 0
     amount_received: int = 0
@@ -149,6 +179,7 @@ class EmulatorState:
         # webhook deliverer.
         self.on_event: Callable[[str, PaymentIntent], None] | None = None
         self.payment_methods: dict[str, PaymentMethod] = {}
+        self.customers: dict[str, Customer] = {}
         self.payment_intents: dict[str, PaymentIntent] = {}
         self.charges: dict[str, Charge] = {}
         self.refunds: dict[str, Refund] = {}
@@ -159,7 +190,8 @@ class EmulatorState:
 
     def __repr__(self) -> str:
         return (
-            f"EmulatorState(payment_methods={len(self.payment_methods)}, "
+            f"EmulatorState(customers={len(self.customers)}, "
+            f"payment_methods={len(self.payment_methods)}, "
             f"payment_intents={len(self.payment_intents)}, charges={len(self.charges)}, "
             f"refunds={len(self.refunds)}, idempotency_keys={len(self.idempotency)}, "
             f"events={len(self.events)})"

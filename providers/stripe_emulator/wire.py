@@ -14,6 +14,7 @@ from providers.stripe_emulator.errors import DOC_BASE, CardFailure
 from providers.stripe_emulator.forms import JsonObject
 from providers.stripe_emulator.state import (
     Charge,
+    Customer,
     EmulatorState,
     PaymentError,
     PaymentIntent,
@@ -68,11 +69,51 @@ def payment_method(pm: PaymentMethod) -> JsonObject:
             "wallet": None,
         },
         "created": pm.created,
-        "customer": None,
+        "customer": pm.customer,
         "livemode": False,
         "metadata": dict(pm.metadata),
         "type": "card",
     }
+
+
+def customer(record: Customer) -> JsonObject:
+    if record.deleted:
+        # What Stripe answers for a deleted Customer, on DELETE and on every GET after.
+        return {"id": record.id, "object": "customer", "deleted": True}
+    # The emulator never takes an email, name, phone or address: Stripe's empty values.
+    return {
+        "id": record.id,
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "created": record.created,
+        "currency": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": record.description,
+        "discount": None,
+        "email": None,
+        "invoice_prefix": record.id[4:12].upper(),
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
+        "livemode": False,
+        "metadata": dict(record.metadata),
+        "name": None,
+        "next_invoice_sequence": 1,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
+    }
+
+
+def listing(url: str, data: list[JsonObject], has_more: bool) -> JsonObject:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 
 def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url: str) -> JsonObject:
@@ -94,7 +135,7 @@ def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url:
         "confirmation_method": "automatic",
         "created": intent.created,
         "currency": intent.currency,
-        "customer": None,
+        "customer": intent.customer,
         "description": intent.description,
         "last_payment_error": _payment_error(state, intent.last_payment_error),
         "latest_charge": intent.latest_charge,
@@ -116,7 +157,7 @@ def payment_intent(state: EmulatorState, intent: PaymentIntent, public_base_url:
         "processing": None,
         "receipt_email": None,
         "review": None,
-        "setup_future_usage": None,
+        "setup_future_usage": intent.setup_future_usage,
         "shipping": None,
         "source": None,
         "statement_descriptor": None,

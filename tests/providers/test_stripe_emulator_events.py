@@ -12,7 +12,7 @@ import stripe
 
 from providers.stripe_emulator import create_app
 from tests.conftest import serve_in_thread
-from tests.providers.test_stripe_emulator import PUBLISHABLE, SECRET, Emulator
+from tests.providers.test_stripe_emulator import PUBLISHABLE, SECRET, Emulator, card_params
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Use 'content=<...>' to upload raw bytes/text content.:DeprecationWarning"
@@ -33,12 +33,14 @@ def emulator() -> Iterator[Emulator]:
         yield Emulator(base_url, app)
 
 
-async def _pay(client: stripe.StripeClient, pm: str, capture: str = "automatic") -> str:
+async def _pay(client: stripe.StripeClient, number: str, capture: str = "automatic") -> str:
+    # A fresh PaymentMethod each time: one that belongs to no Customer pays only once.
+    pm = await client.v1.payment_methods.create_async(params=card_params(number))
     intent = await client.v1.payment_intents.create_async(
         params={
             "amount": 5000,
             "currency": "usd",
-            "payment_method": pm,
+            "payment_method": pm.id,
             "confirm": True,
             "capture_method": capture,
             "metadata": {"payment_id": "pay_1"},
@@ -53,7 +55,7 @@ async def _ids(client: stripe.StripeClient, **params: Any) -> list[str]:
 
 
 def test_every_event_is_kept_and_listed_newest_first_as_it_was_then(emulator: Emulator) -> None:
-    pm = emulator.card(VISA)
+    pm = VISA
 
     async def scenario(client: stripe.StripeClient) -> None:
         pi = await _pay(client, pm, capture="manual")
@@ -91,7 +93,7 @@ def test_every_event_is_kept_and_listed_newest_first_as_it_was_then(emulator: Em
 def test_pages_walk_to_older_events_after_a_cursor_and_to_newer_before_one(
     emulator: Emulator,
 ) -> None:
-    pm = emulator.card(VISA)
+    pm = VISA
 
     async def scenario(client: stripe.StripeClient) -> None:
         for _ in range(25):
@@ -123,7 +125,7 @@ def test_pages_walk_to_older_events_after_a_cursor_and_to_newer_before_one(
 
 
 def test_created_filters_select_by_creation_time(emulator: Emulator) -> None:
-    pm = emulator.card(VISA)
+    pm = VISA
     base = 1_800_000_000
     now = [float(base)]
     emulator.state.clock = lambda: now[0]
@@ -150,7 +152,7 @@ def test_created_filters_select_by_creation_time(emulator: Emulator) -> None:
 
 
 def test_type_takes_a_wildcard_and_types_a_list_of_names(emulator: Emulator) -> None:
-    visa, declined = emulator.card(VISA), emulator.card(DECLINED)
+    visa, declined = VISA, DECLINED
 
     async def scenario(client: stripe.StripeClient) -> None:
         pi = await _pay(client, visa)

@@ -300,7 +300,10 @@ def test_ledger_counts_real_operations_and_never_replays(emulator: Emulator) -> 
             options = {"idempotency_key": "capture-held"}
             await client.v1.payment_intents.capture_async(held.id, options=options)
         await client.v1.refunds.create_async(params={"payment_intent": held.id, "amount": 100})
-        other = await client.v1.payment_intents.create_async(params={**params, "confirm": False})
+        # The first method has paid and belongs to no Customer, so it cannot pay again.
+        other = await client.v1.payment_intents.create_async(
+            params={**params, "payment_method": await _tokenize(client), "confirm": False}
+        )
         await client.v1.payment_intents.cancel_async(other.id)
         # A confirm that stops for 3-D Secure has moved no money yet.
         challenged = await client.v1.payment_intents.create_async(
@@ -310,7 +313,7 @@ def test_ledger_counts_real_operations_and_never_replays(emulator: Emulator) -> 
 
     emulator.call(scenario)
     assert emulator.faults.calls() == {
-        "payment_methods.create": 2,
+        "payment_methods.create": 3,
         "payment_intents.create": 3,
         "payment_intents.confirm": 1,
         "payment_intents.capture": 1,
