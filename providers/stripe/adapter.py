@@ -154,12 +154,18 @@ class StripeProvider:
         return str(customer["id"])
 
     async def save(self, customer: str, token: str) -> SavedMethod:
-        pm = await self._call(
-            self._client.v1.payment_methods.attach_async,
-            token,
-            {"customer": customer},
-            {"idempotency_key": f"attach:{customer}:{token}"},
-        )
+        # No idempotency key of ours: one derived from (customer, token) would replay an
+        # old success after the method was detached. Attaching is naturally idempotent
+        # instead: Stripe refuses a second attach, and a method found already the
+        # customer's (our lost first attempt, or saved by an earlier payment) is success.
+        try:
+            pm = await self._call(
+                self._client.v1.payment_methods.attach_async, token, {"customer": customer}
+            )
+        except ProviderRejected:
+            pm = await self._call(self._client.v1.payment_methods.retrieve_async, token)
+            if pm.get("customer") != customer:
+                raise
         return saved_method(pm)
 
     async def list_saved(self, customer: str) -> tuple[SavedMethod, ...]:

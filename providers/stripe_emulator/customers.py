@@ -65,8 +65,8 @@ def delete(state: EmulatorState, customer: Customer) -> None:
 
 
 def attach(state: EmulatorState, pm: PaymentMethod, customer: Customer) -> None:
-    if pm.customer == customer.id:
-        return  # attaching again to the same Customer changes nothing
+    # Stripe refuses a second attach even to the same Customer; callers that retry an
+    # attach read the method back to see whose it is.
     if pm.customer is not None:
         raise InvalidRequest(ALREADY_ATTACHED, param="payment_method")
     if pm.spent:

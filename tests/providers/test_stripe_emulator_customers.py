@@ -79,8 +79,9 @@ def test_attached_methods_are_listed_newest_first_and_detached_ones_leave(
         )
         assert attached.customer == customer
         await client.v1.payment_methods.attach_async(second, params={"customer": customer})
-        # Attaching again to the same Customer changes nothing.
-        await client.v1.payment_methods.attach_async(first, params={"customer": customer})
+        # Stripe refuses a second attach even to the same Customer.
+        with pytest.raises(stripe.InvalidRequestError, match="already been attached"):
+            await client.v1.payment_methods.attach_async(first, params={"customer": customer})
 
         listed = await client.v1.payment_methods.list_async(
             params={"customer": customer, "type": "card"}
