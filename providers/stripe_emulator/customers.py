@@ -116,11 +116,13 @@ def listed(
 ) -> tuple[list[PaymentMethod], bool]:
     """One page of the Customer's PaymentMethods, most recently attached first."""
     ids = list(reversed(customer.payment_methods))
+    if ending_before is not None and starting_after is None:
+        # The page just newer than the cursor; `has_more`: newer ones remain beyond it.
+        end = _cursor(ids, ending_before, "ending_before")
+        start = max(0, end - limit)
+        return [state.payment_methods[pm_id] for pm_id in ids[start:end]], start > 0
     if starting_after is not None:
         ids = ids[_cursor(ids, starting_after, "starting_after") + 1 :]
-    elif ending_before is not None:
-        end = _cursor(ids, ending_before, "ending_before")
-        ids = ids[max(0, end - limit) : end]
     page = ids[:limit]
     return [state.payment_methods[pm_id] for pm_id in page], len(ids) > len(page)
 

@@ -95,6 +95,10 @@ def test_attached_methods_are_listed_newest_first_and_detached_ones_leave(
         page = await client.v1.payment_methods.list_async(params={"customer": customer, "limit": 1})
         assert [pm.id for pm in page.data] == [second] and page.has_more
         assert [pm.id async for pm in page.auto_paging_iter()] == [second, first]
+        newer = await client.v1.payment_methods.list_async(
+            params={"customer": customer, "limit": 1, "ending_before": first}
+        )
+        assert [pm.id for pm in newer.data] == [second] and not newer.has_more
 
         detached = await client.v1.payment_methods.detach_async(second)
         assert detached.customer is None
