@@ -1,7 +1,7 @@
-"""The worker loop: drains the webhook inbox, delivers the outbox to integrations, and
-does housekeeping (expired idempotency keys, reconciliation). Runs inside ``checkout
-serve`` and alone as ``checkout worker``; on PostgreSQL any number of them share the work
-(every claim is ``FOR UPDATE SKIP LOCKED``)."""
+"""The worker loop: drains the webhook inbox, delivers the outbox to integrations, sends
+queued account emails, and does housekeeping (expired idempotency keys, reconciliation).
+Runs inside ``checkout serve`` and alone as ``checkout worker``; on PostgreSQL any number
+of them share the work (every claim is ``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 import time
 
 from checkout.context import AppContext
+from checkout.services.mail import MailDispatch
 from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
@@ -23,7 +24,7 @@ log = logging.getLogger("checkout.worker")
 
 def worker_for(ctx: AppContext, **kw: float) -> Worker:
     """The whole loop as ``checkout serve`` and ``checkout worker`` run it."""
-    return Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler, ctx.outbound, **kw)
+    return Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler, ctx.outbound, ctx.mail, **kw)
 
 
 class Worker:
@@ -33,6 +34,7 @@ class Worker:
         inbox: InboxWorker | None = None,
         reconciler: Reconciler | None = None,
         outbound: OutboundDeliveries | None = None,
+        mail: MailDispatch | None = None,
         *,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
@@ -41,6 +43,7 @@ class Worker:
         self._inbox = inbox
         self._reconciler = reconciler
         self._outbound = outbound
+        self._mail = mail
         self._interval = interval
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping = float("-inf")
@@ -58,6 +61,8 @@ class Worker:
         if self._outbound is not None:
             for key, value in (await self._outbound.run_once()).items():
                 report[f"deliveries_{key}"] = value
+        if self._mail is not None:
+            report["emails_sent"] = await self._mail.run_once()
         now = time.monotonic()
         if now - self._last_housekeeping >= self._housekeeping_every:
             self._last_housekeeping = now

@@ -55,3 +55,17 @@ async def pay_checkout(ctx: AppContext, emulator: Emulator) -> dict[str, Any]:
         )
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+async def sign_up(
+    api: httpx.AsyncClient, email: str = "cust@example.com", password: str = PASSWORD
+) -> tuple[str, dict[str, str]]:
+    """A new customer, signed in: their id and the Authorization header of their token."""
+    r = await api.post("/v1/customers", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    s = await api.post("/v1/sessions", json={"email": email, "password": password})
+    assert s.status_code == 201, s.text
+    return str(r.json()["id"]), {"Authorization": f"Bearer {s.json()['token']}"}
