@@ -1,7 +1,8 @@
 """The worker loop: drains the webhook inbox, delivers the outbox to integrations, sends
-queued account emails, and does housekeeping (expired idempotency keys, reconciliation).
-Runs inside ``checkout serve`` and alone as ``checkout worker``; on PostgreSQL any number
-of them share the work (every claim is ``FOR UPDATE SKIP LOCKED``)."""
+queued account emails, and does housekeeping (expired idempotency keys, sessions, sign-in
+throttle keys and verification tokens; reconciliation). Runs inside ``checkout serve`` and
+alone as ``checkout worker``; on PostgreSQL any number of them share the work (every
+claim is ``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import time
 
 from checkout.context import AppContext
+from checkout.services.accounts import AccountService
 from checkout.services.mail import MailDispatch
 from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
@@ -24,7 +26,15 @@ log = logging.getLogger("checkout.worker")
 
 def worker_for(ctx: AppContext, **kw: float) -> Worker:
     """The whole loop as ``checkout serve`` and ``checkout worker`` run it."""
-    return Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler, ctx.outbound, ctx.mail, **kw)
+    return Worker(
+        ctx.uow,
+        ctx.inbox_worker,
+        ctx.reconciler,
+        ctx.outbound,
+        mail=ctx.mail,
+        accounts=ctx.accounts,
+        **kw,
+    )
 
 
 class Worker:
@@ -34,8 +44,9 @@ class Worker:
         inbox: InboxWorker | None = None,
         reconciler: Reconciler | None = None,
         outbound: OutboundDeliveries | None = None,
-        mail: MailDispatch | None = None,
         *,
+        mail: MailDispatch | None = None,
+        accounts: AccountService | None = None,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
     ) -> None:
@@ -44,6 +55,7 @@ class Worker:
         self._reconciler = reconciler
         self._outbound = outbound
         self._mail = mail
+        self._accounts = accounts
         self._interval = interval
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping = float("-inf")
@@ -68,6 +80,8 @@ class Worker:
             self._last_housekeeping = now
             report["idempotency_keys_purged"] = await self._uow.run(self._purge)
             report["webhook_history_purged"] = await self._uow.run(self._purge_history)
+            if self._accounts is not None:
+                report["account_rows_purged"] = await self._uow.run(self._accounts.purge)
             if self._reconciler is not None:
                 settled = await self._reconciler.run_once()
                 report["payments_reconciled"] = len(settled.changed)

@@ -336,6 +336,16 @@ class AccountService:
         except _BadToken:
             raise InvalidInput("The token is unknown, used or expired.", field="token") from None
 
+    def purge(self) -> int:
+        """Housekeeping: expired sessions, forgotten throttle keys, used or expired
+        verification tokens (a batch of each); how many rows went."""
+        with self._uow.write() as conn:
+            return (
+                self.sessions.purge_expired(conn)
+                + self.throttle.purge(conn)
+                + verification.purge(conn, now=self._clock())
+            )
+
 
 class _BadToken(Exception):
     """Rolls the unit of work back (a consumed token for a changed email stays unused)."""

@@ -294,3 +294,19 @@ async def test_sign_in_times_do_not_say_whether_an_email_has_an_account(
             assert r.status_code == 401
     ratio = statistics.median(wrong) / statistics.median(unknown)
     assert 0.5 < ratio < 2.0, (wrong, unknown)
+
+
+async def test_the_worker_sends_queued_emails_and_clears_them(
+    api: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    from checkout.worker import worker_for
+
+    await sign_up(api, "max@example.com")
+    report = await worker_for(ctx).run_once()
+    assert report["emails_sent"] == 1 and "account_rows_purged" in report
+    row = _row(ctx, "SELECT status, to_enc, data_enc, sent_at FROM email_outbox")
+    assert row.status == "sent" and row.to_enc is None and row.data_enc is None
+    # In dev the email is a file in the data dir, for the developer to follow.
+    [path] = list((ctx.settings.data_dir / "dev-mail").iterdir())
+    assert "evf_" in path.read_text()
+    assert (await worker_for(ctx).run_once())["emails_sent"] == 0
