@@ -10,11 +10,15 @@ from prometheus_client import CollectorRegistry
 from checkout import paypal_dev
 from checkout.config import Settings
 from checkout.db.engine import Database, make_database
+from checkout.services.accounts import AccountService
 from checkout.services.api_keys import ApiKeys
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
+from checkout.services.customer_orders import CustomerOrders
 from checkout.services.fulfillments import Fulfillments
+from checkout.services.mail import MailDispatch
 from checkout.services.operations import PaymentOperations
+from checkout.services.password_work import PasswordWork
 from checkout.services.payments import PaymentService
 from checkout.services.paypal_event_refs import PayPalEventRefs
 from checkout.services.paypal_orders import PayPalOrders
@@ -24,9 +28,13 @@ from checkout.services.uow import UnitOfWork
 from checkout.services.webhook_endpoints import WebhookEndpoints
 from checkout.web.edge import HttpMetrics
 from checkout.web.idempotency import Idempotency
+from customers.blind_index import BlindIndex
 from customers.keys import LocalKeyProvider
 from customers.keystore import KeyStore
-from customers.pii import PiiCipher
+from customers.mail import DevFileSender, LogSender, MailSender
+from customers.pii import PiiCipher, derive_key
+from customers.sessions import Sessions
+from customers.throttle import SignInThrottle
 from customers.vault import Vault
 from providers.base import PaymentProvider
 from providers.paypal import PayPalProvider
@@ -66,6 +74,9 @@ class AppContext:
     outbound: OutboundDeliveries
     registry: CollectorRegistry
     metrics: HttpMetrics
+    accounts: AccountService
+    customer_orders: CustomerOrders
+    mail: MailDispatch
     outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -108,6 +119,19 @@ def build_vault(settings: Settings) -> Vault:
     return Vault(keystore, legacy=PiiCipher.from_root(settings.root_secret_bytes()))
 
 
+def build_blind_index(settings: Settings) -> BlindIndex:
+    # A key of its own, derived for this purpose alone: never an encryption key.
+    return BlindIndex(derive_key(settings.root_secret_bytes(), "checkout/blind-index/email/v1"))
+
+
+def _mail_sender(settings: Settings) -> MailSender:
+    """In dev, emails are files in the data dir (a developer follows the verification
+    link from there); elsewhere, only the fact is logged until a transport is configured."""
+    if settings.is_production:
+        return LogSender()
+    return DevFileSender(settings.data_dir / "dev-mail")
+
+
 def build_context(
     settings: Settings,
     *,
@@ -132,7 +156,9 @@ def build_context(
             timeout=settings.provider_timeout,
         )
     catalog = CatalogService(uow, cache_seconds=settings.catalog_cache_seconds)
-    checkouts = CheckoutService(uow, cipher, catalog)
+    blind_index = build_blind_index(settings)
+    checkouts = CheckoutService(uow, cipher, catalog, blind_index)
+    order_codec = checkouts.codec.for_table("orders")
     registry = CollectorRegistry()
     payments = PaymentService(
         uow,
@@ -186,4 +212,18 @@ def build_context(
         outbound_sender=sender,
         registry=registry,
         metrics=HttpMetrics(registry),
+        accounts=AccountService(
+            uow,
+            cipher,
+            blind_index,
+            checkouts.codec,
+            order_codec,
+            throttle=SignInThrottle(
+                derive_key(settings.root_secret_bytes(), "checkout/sign-in-throttle/v1")
+            ),
+            sessions=Sessions("customer"),
+            passwords=PasswordWork(),
+        ),
+        customer_orders=CustomerOrders(uow, order_codec),
+        mail=MailDispatch(uow, cipher, _mail_sender(settings)),
     )

@@ -1,7 +1,8 @@
-"""The worker loop: drains the webhook inbox, delivers the outbox to integrations, and
-does housekeeping (expired idempotency keys, reconciliation). Runs inside ``checkout
-serve`` and alone as ``checkout worker``; on PostgreSQL any number of them share the work
-(every claim is ``FOR UPDATE SKIP LOCKED``)."""
+"""The worker loop: drains the webhook inbox, delivers the outbox to integrations, sends
+queued account emails, and does housekeeping (expired idempotency keys, sessions, sign-in
+throttle keys and verification tokens; reconciliation). Runs inside ``checkout serve`` and
+alone as ``checkout worker``; on PostgreSQL any number of them share the work (every
+claim is ``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import logging
 import time
 
 from checkout.context import AppContext
+from checkout.services.accounts import AccountService
+from checkout.services.mail import MailDispatch
 from checkout.services.reconciliation import Reconciler
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
@@ -23,7 +26,15 @@ log = logging.getLogger("checkout.worker")
 
 def worker_for(ctx: AppContext, **kw: float) -> Worker:
     """The whole loop as ``checkout serve`` and ``checkout worker`` run it."""
-    return Worker(ctx.uow, ctx.inbox_worker, ctx.reconciler, ctx.outbound, **kw)
+    return Worker(
+        ctx.uow,
+        ctx.inbox_worker,
+        ctx.reconciler,
+        ctx.outbound,
+        mail=ctx.mail,
+        accounts=ctx.accounts,
+        **kw,
+    )
 
 
 class Worker:
@@ -34,6 +45,8 @@ class Worker:
         reconciler: Reconciler | None = None,
         outbound: OutboundDeliveries | None = None,
         *,
+        mail: MailDispatch | None = None,
+        accounts: AccountService | None = None,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
     ) -> None:
@@ -41,6 +54,8 @@ class Worker:
         self._inbox = inbox
         self._reconciler = reconciler
         self._outbound = outbound
+        self._mail = mail
+        self._accounts = accounts
         self._interval = interval
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping = float("-inf")
@@ -58,11 +73,15 @@ class Worker:
         if self._outbound is not None:
             for key, value in (await self._outbound.run_once()).items():
                 report[f"deliveries_{key}"] = value
+        if self._mail is not None:
+            report["emails_sent"] = await self._mail.run_once()
         now = time.monotonic()
         if now - self._last_housekeeping >= self._housekeeping_every:
             self._last_housekeeping = now
             report["idempotency_keys_purged"] = await self._uow.run(self._purge)
             report["webhook_history_purged"] = await self._uow.run(self._purge_history)
+            if self._accounts is not None:
+                report["account_rows_purged"] = await self._uow.run(self._accounts.purge)
             if self._reconciler is not None:
                 settled = await self._reconciler.run_once()
                 report["payments_reconciled"] = len(settled.changed)

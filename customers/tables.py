@@ -1,7 +1,9 @@
-"""Tables of the account building blocks: sessions and the sign-in throttle.
+"""Tables of customer accounts: customers, sessions, the sign-in throttle, email
+verification and the email outbox.
 
-Neither holds a secret or a personal value in the clear: a session row keeps the SHA-256
-of its token, a throttle row an HMAC of its key (an email's blind index, an IP address).
+None holds a secret or a personal value in the clear: personal fields are ``Encrypted``
+under the customer's own data key, a session or verification row keeps the SHA-256 of its
+token, a throttle row an HMAC of its key (an email's blind index, an IP address).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+from customers.column import Encrypted, Sealed
 
 
 def _ts() -> sa.DateTime:
@@ -50,3 +54,58 @@ class SignInThrottleRow(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=_ts())
     last_failure_at: datetime = Field(sa_type=_ts())
     failures_total: int = 0  # since the key was last reset or forgotten
+
+
+class CustomerRow(SQLModel, table=True):
+    """A customer account (``customers/accounts.py``). Every personal field is encrypted
+    under the customer's own key (owner = ``id``), so destroying that key erases them."""
+
+    __tablename__ = "customers"
+    id: str = Field(primary_key=True, max_length=64)
+    email_enc: Sealed | None = Field(default=None, sa_type=Encrypted("customers", "email"))
+    # The email's blind index: lookup and uniqueness without decrypting. NULL once erased.
+    email_index: str | None = Field(default=None, max_length=64, unique=True)
+    email_verified_at: datetime | None = Field(default=None, sa_type=_ts())
+    name_enc: Sealed | None = Field(default=None, sa_type=Encrypted("customers", "name"))
+    phone_enc: Sealed | None = Field(default=None, sa_type=Encrypted("customers", "phone"))
+    # A JSON list of API.md addresses, encrypted as one value.
+    addresses_enc: Sealed | None = Field(default=None, sa_type=Encrypted("customers", "addresses"))
+    password_hash: str | None = Field(default=None, max_length=255)  # argon2id PHC string
+    created_at: datetime = Field(sa_type=_ts())
+    updated_at: datetime = Field(sa_type=_ts())
+    erased_at: datetime | None = Field(default=None, sa_type=_ts())
+
+
+class EmailVerificationRow(SQLModel, table=True):
+    """A token that proves a customer reads the mailbox of their email (SHA-256 only)."""
+
+    __tablename__ = "email_verifications"
+    id: str = Field(primary_key=True, max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    customer_id: str = Field(max_length=64, index=True)
+    # The blind index of the address it was sent to: a token for an old address must not
+    # verify a new one.
+    email_index: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=_ts())
+    expires_at: datetime = Field(sa_type=_ts())
+    used_at: datetime | None = Field(default=None, sa_type=_ts())
+
+
+class EmailOutboxRow(SQLModel, table=True):
+    """An email to send (``customers/outbox.py``), written in the transaction that decided
+    to send it. Recipient and content are encrypted under the recipient customer's key and
+    cleared once sent."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (sa.Index("ix_email_outbox_due", "status", "next_attempt_at"),)
+    id: str = Field(primary_key=True, max_length=32)
+    customer_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=32)  # verify_email | registration_attempt
+    to_enc: Sealed | None = Field(default=None, sa_type=Encrypted("email_outbox", "to"))
+    # JSON of the template's values (a verification token, say).
+    data_enc: Sealed | None = Field(default=None, sa_type=Encrypted("email_outbox", "data"))
+    status: str = Field(max_length=16)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=_ts())
+    created_at: datetime = Field(sa_type=_ts())
+    sent_at: datetime | None = Field(default=None, sa_type=_ts())

@@ -61,6 +61,8 @@ class CheckoutRow(SQLModel, table=True):
     email_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     shipping_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     billing_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    # The email's blind index, so a customer who verifies that email can claim the row.
+    email_index: str | None = Field(default=None, max_length=64, index=True)
     customer_id: str | None = Field(default=None, max_length=64, index=True)
     order_id: str | None = Field(default=None, max_length=64)
     version: int = 1
@@ -160,6 +162,7 @@ class OrderRow(SQLModel, table=True):
     email_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     shipping_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     billing_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    email_index: str | None = Field(default=None, max_length=64, index=True)
     # When the first shipment went out; fulfillment is apart from the payment-led status.
     fulfilled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     version: int = 1

@@ -18,8 +18,8 @@ from checkout.services.errors import ConflictError, NotFoundError
 from checkout.services.uow import UnitOfWork
 from checkout.store import checkouts as store
 from checkout.store import payments as payment_store
-from checkout.store.personal import ContactCodec
-from customers.pii import FieldCipher
+from checkout.store.personal import ContactCodec, OwnedCipher
+from customers.blind_index import BlindIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +64,16 @@ def requested_lines(cart: PricedCart) -> list[LineRequest]:
 
 
 class CheckoutService:
-    def __init__(self, uow: UnitOfWork, cipher: FieldCipher, catalog: CatalogService) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        cipher: OwnedCipher,
+        catalog: CatalogService,
+        blind_index: BlindIndex,
+    ) -> None:
         self._uow = uow
         self._catalog = catalog
-        self.codec = ContactCodec(cipher, store.TABLE)
+        self.codec = ContactCodec(cipher, store.TABLE, blind_index)
 
     async def create(
         self, draft: CheckoutDraft, *, customer_id: str | None = None

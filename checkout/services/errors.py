@@ -5,7 +5,10 @@ ServiceError
  ├── ConflictError      the object's state forbids the request        -> 409
  ├── PaymentDeclined    the provider declined; the checkout stays open -> 402
  ├── PaymentRejected    the payment cannot succeed as sent            -> 422
- └── ProviderDown       the provider's answer is unknown               -> 502
+ ├── ProviderDown       the provider's answer is unknown               -> 502
+ ├── InvalidInput       a field the use case refuses (a weak password) -> 422
+ ├── NotSignedIn        wrong email or password, or a dead token       -> 401
+ └── TooManyAttempts    sign-in throttled; retry after some seconds    -> 429
 """
 
 from __future__ import annotations
@@ -43,3 +46,19 @@ class ProviderDown(ServiceError):
     def __init__(self, message: str, *, payment_id: str) -> None:
         super().__init__(message)
         self.payment_id = payment_id
+
+
+class InvalidInput(ServiceError):
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotSignedIn(ServiceError):
+    pass
+
+
+class TooManyAttempts(ServiceError):
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -42,7 +42,6 @@ from checkout.store import catalog as catalog_store
 from checkout.store import checkouts as checkout_store
 from checkout.store import orders as order_store
 from checkout.store import payments as store
-from checkout.store.personal import ContactCodec
 from customers.pii import FieldCipher
 from providers.base import (
     ChargeRequest,
@@ -77,7 +76,7 @@ class PaymentService:
     ) -> None:
         self._uow = uow
         self._checkouts = checkouts
-        self._order_codec = ContactCodec(cipher, order_store.TABLE)
+        self._order_codec = checkouts.codec.for_table(order_store.TABLE)
         self._providers = providers
         self._capture = capture_mode == "automatic"
         self._lease = lease

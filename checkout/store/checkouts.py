@@ -86,7 +86,7 @@ def insert(
             "version": 1,
             "created_at": now,
             "updated_at": now,
-            **codec.encode(contact, checkout_id),
+            **codec.encode(contact, checkout_id, owner=customer_id),
         },
     )
 
@@ -131,7 +131,7 @@ def update(
             "total": cart.total.amount,
             "version": checkout.version + 1,
             "updated_at": utcnow(),
-            **codec.encode(contact, checkout.id),
+            **codec.encode(contact, checkout.id, owner=checkout.customer_id),
         },
     )
     return bool(result.rowcount)

@@ -39,8 +39,9 @@ def insert_from_checkout(
             "version": 1,
             "created_at": now,
             "updated_at": now,
-            # Re-encrypted for the order row: ciphertexts are bound to their row.
-            **codec.encode(checkout.contact, order_id),
+            # Re-encrypted for the order row (ciphertexts are bound to their row), under
+            # the customer's key when the checkout is a customer's.
+            **codec.encode(checkout.contact, order_id, owner=checkout.customer_id),
         },
     )
     conn.execute(

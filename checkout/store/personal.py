@@ -1,33 +1,59 @@
-"""Encrypting and decrypting a row's personal columns, bound to that row."""
+"""Encrypting and decrypting a row's personal columns, bound to that row and its owner."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from checkout.domain.checkout import Address, Contact
+from customers.blind_index import BlindIndex
 from customers.masking import Personal, mask_text
-from customers.pii import FieldCipher
+
+
+class OwnedCipher(Protocol):
+    """The vault as this codec needs it: encryption under an owner's key (None: the
+    system's), decryption under whichever key the value names."""
+
+    def encrypt(
+        self, plaintext: str, *, table: str, column: str, row_id: str, owner: str | None = None
+    ) -> bytes: ...
+
+    def decrypt(self, blob: bytes, *, table: str, column: str, row_id: str) -> str: ...
 
 
 class ContactCodec:
-    """Maps a ``Contact`` to the ``email_enc``/``*_address_enc`` columns of a table."""
+    """Maps a ``Contact`` to the ``email_enc``/``*_address_enc`` columns of a table, and
+    the email's blind index to ``email_index`` (so a customer who verifies that email can
+    claim the row)."""
 
-    def __init__(self, cipher: FieldCipher, table: str) -> None:
+    def __init__(self, cipher: OwnedCipher, table: str, blind_index: BlindIndex) -> None:
         self._cipher = cipher
         self._table = table
+        self._index = blind_index
 
-    def encode(self, contact: Contact, row_id: str) -> dict[str, bytes | None]:
+    def for_table(self, table: str) -> ContactCodec:
+        return ContactCodec(self._cipher, table, self._index)
+
+    def encode(
+        self, contact: Contact, row_id: str, *, owner: str | None = None
+    ) -> dict[str, bytes | str | None]:
+        """The columns for `contact`, encrypted under `owner`'s key (a signed-in customer)
+        or the system's (a guest)."""
+
         def enc(column: str, value: str | None) -> bytes | None:
             if value is None:
                 return None
-            return self._cipher.encrypt(value, table=self._table, column=column, row_id=row_id)
+            return self._cipher.encrypt(
+                value, table=self._table, column=column, row_id=row_id, owner=owner
+            )
 
         def addr(p: Personal[Address] | None) -> str | None:
             return None if p is None else json.dumps(p.expose(), separators=(",", ":"))
 
+        email = None if contact.email is None else contact.email.expose()
         return {
-            "email_enc": enc("email", None if contact.email is None else contact.email.expose()),
+            "email_enc": enc("email", email),
+            "email_index": None if email is None else self._index.email(email),
             "shipping_address_enc": enc("shipping_address", addr(contact.shipping_address)),
             "billing_address_enc": enc("billing_address", addr(contact.billing_address)),
         }

@@ -13,11 +13,14 @@ from checkout.domain.money import MoneyError
 from checkout.domain.operations import InvalidAmount, OperationRefused
 from checkout.services.errors import (
     ConflictError,
+    InvalidInput,
     NotFoundError,
+    NotSignedIn,
     PaymentDeclined,
     PaymentRejected,
     ProviderDown,
     ServiceError,
+    TooManyAttempts,
 )
 from checkout.web import errors as api
 from webhooks.subscriptions import EndpointRefused
@@ -61,6 +64,12 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
             "Retry with the same Idempotency-Key or refresh the payment.",
             extra={"payment_id": exc.payment_id},
         )
+    if isinstance(exc, InvalidInput):
+        return api.ValidationFailed(exc.message, fields={exc.field: exc.message})
+    if isinstance(exc, NotSignedIn):
+        return api.Unauthenticated(exc.message, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, TooManyAttempts):
+        return api.RateLimited(exc.message, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError | ServiceError):
         return api.Conflict(str(exc))
     return None

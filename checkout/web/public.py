@@ -1,4 +1,5 @@
-"""Routes of the public listener: catalog, checkout and payment."""
+"""Routes of the public listener: catalog, checkout and payment (customer accounts in
+``customers.py``)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from checkout.domain.money import is_currency
 from checkout.domain.pricing import LineRequest
 from checkout.services.checkouts import CheckoutAccess, CheckoutChanges, CheckoutDraft
 from checkout.services.payments import PayCommand
+from checkout.web.customer_auth import CustomerAuth
+from checkout.web.customers import customer_routes
 from checkout.web.errors import ValidationFailed
 from checkout.web.jsonio import json_response, read_json
-from checkout.web.paths import path_id
+from checkout.web.paths import page_params, path_id
 from checkout.web.schemas import (
     AddressIn,
     CheckoutIn,
@@ -29,20 +32,6 @@ from checkout.web.schemas import (
 )
 from checkout.web.views import checkout_json, payment_json, product_json
 from customers.masking import Personal
-
-
-def _page_params(request: Request) -> tuple[int, str | None]:
-    raw = request.query_params.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValidationFailed("limit must be 1 to 100.", fields={"limit": "1 to 100"})
-    after = request.query_params.get("starting_after") or None
-    if after is not None and len(after) > 64:
-        raise ValidationFailed("starting_after is not an id.", fields={"starting_after": "id"})
-    return int(raw), after
-
-
-def _access(request: Request) -> CheckoutAccess:
-    return CheckoutAccess(secret=request.headers.get("x-checkout-secret"))
 
 
 def _lines(lines: list[LineIn]) -> list[LineRequest]:
@@ -68,10 +57,19 @@ def _contact_fields(body: CheckoutIn | CheckoutPatchIn) -> dict[str, Any]:
 class PublicEndpoints:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self.auth = CustomerAuth(ctx.accounts)
         # Product pages, rendered, for a second: the list is the hottest read and may
         # lag the catalog by that much; prices charged always come from the database.
         self._product_cache: dict[bytes, tuple[float, bytes]] = {}
         self._refreshing: set[bytes] = set()
+
+    async def _access(self, request: Request) -> CheckoutAccess:
+        """The checkout's client secret, or the token of the customer who owns it."""
+        session = await self.auth.optional(request)
+        return CheckoutAccess(
+            secret=request.headers.get("x-checkout-secret"),
+            customer_id=None if session is None else session.subject_id,
+        )
 
     def routes(self) -> list[BaseRoute]:
         idem = self.ctx.idempotency
@@ -103,7 +101,7 @@ class PublicEndpoints:
         hit = self._product_cache.get(cache_key)
         if hit is not None and (hit[0] > now or cache_key in self._refreshing):
             return Response(hit[1], media_type="application/json")
-        limit, after = _page_params(request)
+        limit, after = page_params(request)
         currency = request.query_params.get("currency")
         if currency is not None and not is_currency(currency):
             raise ValidationFailed("Unknown currency.", fields={"currency": "ISO 4217 code"})
@@ -122,13 +120,19 @@ class PublicEndpoints:
         return response
 
     async def create_checkout(self, request: Request) -> Response:
+        # A signed-in customer's checkout is theirs, its personal fields under their key.
+        session = await self.auth.optional(request)
         body = await read_json(request, CheckoutIn)
         draft = CheckoutDraft(body.currency, _lines(body.lines), Contact(**_contact_fields(body)))
-        checkout, secret = await self.ctx.checkouts.create(draft)
+        checkout, secret = await self.ctx.checkouts.create(
+            draft, customer_id=None if session is None else session.subject_id
+        )
         return json_response(checkout_json(checkout, secret), status=201)
 
     async def get_checkout(self, request: Request) -> Response:
-        checkout = await self.ctx.checkouts.get(path_id(request, "checkout_id"), _access(request))
+        checkout = await self.ctx.checkouts.get(
+            path_id(request, "checkout_id"), await self._access(request)
+        )
         return json_response(checkout_json(checkout))
 
     async def update_checkout(self, request: Request) -> Response:
@@ -139,7 +143,9 @@ class PublicEndpoints:
             lines=_lines(body.lines) if body.lines is not None else None,
             contact=_contact_fields(body),
         )
-        checkout = await self.ctx.checkouts.update(checkout_id, _access(request), changes)
+        checkout = await self.ctx.checkouts.update(
+            checkout_id, await self._access(request), changes
+        )
         return json_response(checkout_json(checkout))
 
     async def create_payment(self, request: Request) -> Response:
@@ -161,7 +167,7 @@ class PublicEndpoints:
         assert body.provider is not None and body.payment_token is not None
         payment = await self.ctx.payments.pay(
             checkout_id,
-            _access(request),
+            await self._access(request),
             PayCommand(body.provider, body.payment_token, body.return_url),
         )
         return json_response(payment_json(payment), status=201)
@@ -171,7 +177,7 @@ class PublicEndpoints:
         body = await read_json(request, PayPalOrderIn) if raw.strip() else PayPalOrderIn()
         order_id, approve = await self.ctx.paypal_orders.create(
             path_id(request, "checkout_id"),
-            _access(request),
+            await self._access(request),
             return_url=body.return_url,
             cancel_url=body.cancel_url,
         )
@@ -179,10 +185,12 @@ class PublicEndpoints:
 
     async def refresh_payment(self, request: Request) -> Response:
         payment = await self.ctx.payments.refresh(
-            path_id(request, "checkout_id"), path_id(request, "payment_id"), _access(request)
+            path_id(request, "checkout_id"),
+            path_id(request, "payment_id"),
+            await self._access(request),
         )
         return json_response(payment_json(payment))
 
 
 def public_routes(ctx: AppContext) -> list[BaseRoute]:
-    return PublicEndpoints(ctx).routes()
+    return [*PublicEndpoints(ctx).routes(), *customer_routes(ctx)]

@@ -100,3 +100,39 @@ class WebhookEndpointIn(_Strict):
     events: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         min_length=1, max_length=10
     )
+
+
+# Customers. Passwords are only bounded here (the body limit bounds them anyway); the
+# policy's own rules answer with its reasons, never echoing the value.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Phone = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]*[0-9]$")
+]
+
+
+class CustomerIn(_Strict):
+    email: Email
+    password: Password
+    name: Text | None = None
+    phone: Phone | None = None
+
+
+class SessionIn(_Strict):
+    # Not validated as an address: a malformed one signs in as nobody, like any other.
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Password
+
+
+class ProfilePatchIn(_Strict):
+    name: Text | None = None
+    phone: Phone | None = None
+    addresses: list[AddressIn] | None = Field(default=None, max_length=20)
+
+
+class PasswordChangeIn(_Strict):
+    current_password: Password
+    new_password: Password
+
+
+class VerifyEmailIn(_Strict):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)]

@@ -7,7 +7,9 @@ from typing import Any
 from checkout.domain.catalog import Product
 from checkout.domain.checkout import Checkout
 from checkout.domain.money import Money
+from checkout.domain.order import Order
 from checkout.domain.payment import Payment
+from customers.accounts import Customer
 
 
 def product_json(product: Product, currency: str | None) -> dict[str, Any] | None:
@@ -80,3 +82,46 @@ def payment_json(payment: Payment) -> dict[str, Any]:
     if payment.next_action:
         body["next_action"] = dict(payment.next_action)
     return body
+
+
+def customer_json(customer: Customer) -> dict[str, Any]:
+    """The signed-in customer's own view of themselves: their fields in the clear."""
+    return {
+        "id": customer.id,
+        "object": "customer",
+        "email": customer.email.expose(),
+        "email_verified": customer.email_verified_at is not None,
+        "name": customer.name.expose() if customer.name else None,
+        "phone": customer.phone.expose() if customer.phone else None,
+        "addresses": customer.addresses.expose(),
+        "created": int(customer.created_at.timestamp()),
+    }
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    contact = order.contact
+    return {
+        "id": order.id,
+        "object": "order",
+        "checkout_id": order.checkout_id,
+        "status": order.status,
+        "currency": order.total.currency,
+        "lines": [
+            {
+                "sku": ln.sku,
+                "name": ln.name,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price.to_json(),
+                "total": ln.total.to_json(),
+            }
+            for ln in order.lines
+        ],
+        "subtotal": order.subtotal.to_json(),
+        "shipping": order.shipping.to_json(),
+        "total": order.total.to_json(),
+        "email": contact.email.expose() if contact.email else None,
+        "shipping_address": contact.shipping_address.expose() if contact.shipping_address else None,
+        "billing_address": contact.billing_address.expose() if contact.billing_address else None,
+        "created": int(order.created_at.timestamp()),
+        "fulfilled": None if order.fulfilled_at is None else int(order.fulfilled_at.timestamp()),
+    }

@@ -1,4 +1,5 @@
-"""Small helpers the API tests share: row counts and a standard checkout body."""
+"""Small helpers the API tests share: row counts, a standard checkout body, a signed-in
+customer, the emails queued."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 from checkout.context import AppContext
 from checkout.web.factory import create_public_app
+from customers.outbox import OutgoingEmail
 from tests.conftest import Emulator
 
 ADDRESS = {
@@ -55,3 +57,35 @@ async def pay_checkout(ctx: AppContext, emulator: Emulator) -> dict[str, Any]:
         )
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+async def sign_up(
+    api: httpx.AsyncClient, email: str = "cust@example.com", password: str = PASSWORD
+) -> tuple[str, dict[str, str]]:
+    """A new customer, signed in: their id and the Authorization header of their token."""
+    r = await api.post("/v1/customers", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    s = await api.post("/v1/sessions", json={"email": email, "password": password})
+    assert s.status_code == 201, s.text
+    return str(r.json()["id"]), {"Authorization": f"Bearer {s.json()['token']}"}
+
+
+class CapturedMail:
+    """A mail sender that keeps what it is given (a written fake, not a patch)."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+
+    def send(self, email: OutgoingEmail) -> None:
+        self.sent.append(email)
+
+
+async def drain_mail(ctx: AppContext) -> list[OutgoingEmail]:
+    """Send the queued emails to a capturing sender; what went out."""
+    captured = CapturedMail()
+    ctx.mail.sender = captured
+    await ctx.mail.run_once()
+    return captured.sent

@@ -25,6 +25,7 @@ def _row(checkout_id: str) -> dict[str, Any]:
         "shipping": 0,
         "total": 7600,
         "email_enc": b"\x01\x02\x00\xff",
+        "email_index": None,
         "shipping_address_enc": None,
         "billing_address_enc": None,
         "customer_id": None,

@@ -15,7 +15,7 @@ from checkout.context import AppContext, build_context
 from checkout.seed import seed_demo_catalog
 from checkout.web.factory import create_public_app
 from tests.conftest import Emulator, make_settings
-from tests.integration.helpers import checkout_body, count, counts
+from tests.integration.helpers import checkout_body, count, counts, sign_up
 
 pytestmark = pytest.mark.anyio
 
@@ -286,11 +286,10 @@ async def test_same_key_with_a_different_body_is_409_idempotency_conflict(
 
 
 async def test_keys_are_scoped_to_the_caller(api: httpx.AsyncClient, ctx: AppContext) -> None:
+    _, customer = await sign_up(api)
     a = await api.post("/v1/checkouts", json=checkout_body(), headers={"Idempotency-Key": "k"})
     b = await api.post(
-        "/v1/checkouts",
-        json=checkout_body(),
-        headers={"Idempotency-Key": "k", "Authorization": "Bearer someone-else"},
+        "/v1/checkouts", json=checkout_body(), headers={"Idempotency-Key": "k", **customer}
     )
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]

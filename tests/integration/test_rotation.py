@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 from checkout.context import AppContext
 from checkout.db.encrypted import ENCRYPTED_COLUMNS
+from customers.column import Encrypted
 from customers.keystore import SYSTEM
 from customers.pii import PiiCipher
 from customers.rotation import Rotation
@@ -20,15 +21,26 @@ pytestmark = pytest.mark.anyio
 
 def test_every_encrypted_column_is_known_to_rotation() -> None:
     import checkout.db.tables  # noqa: F401  (registers the tables)
+    import customers.tables  # noqa: F401
     import webhooks.tables  # noqa: F401
 
     stored = {
         (t.name, c.name)
         for t in SQLModel.metadata.sorted_tables
         for c in t.columns
-        if c.name.endswith("_enc")
+        if c.name.endswith("_enc") or isinstance(c.type, Encrypted)
     }
     assert stored == {(c.table, c.column) for c in ENCRYPTED_COLUMNS}
+
+
+def test_encrypted_column_types_bind_the_name_rotation_decrypts_with() -> None:
+    import customers.tables  # noqa: F401
+
+    tables = {t.name: t for t in SQLModel.metadata.sorted_tables}
+    for col in ENCRYPTED_COLUMNS:
+        kind = tables[col.table].c[col.column].type
+        if isinstance(kind, Encrypted):
+            assert (kind.table, kind.column) == (col.table, col.aad_column)
 
 
 async def test_rotation_moves_every_field_and_keeps_it_readable(
