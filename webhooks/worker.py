@@ -80,6 +80,10 @@ class InboxWorker:
                 # A provider outage, a database hiccup: retried with backoff like the rest.
                 outcome, why = Outcome.UNKNOWN_OBJECT, f"handler failed: {type(exc).__name__}"
             await self._tx.run(partial(self._record, stored, outcome, why, counts))
+        if any(counts.values()):
+            # One line per batch, not per event: what each worker did, for operators and
+            # for the tests that check several workers shared the work.
+            log.info("inbox batch", extra=counts)
         return counts
 
     def _record(
