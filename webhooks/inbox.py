@@ -132,12 +132,14 @@ class Inbox:
         ]
 
     @staticmethod
-    def processed(conn: Connection, event_id: int) -> None:
-        conn.execute(
-            sa.update(_W)
-            .where(_W.c.id == event_id)
-            .values(status="processed", processed_at=_now(), last_error=None)
-        )
+    def processed(conn: Connection, event_ids: list[int]) -> None:
+        """Mark a batch's finished events in one statement."""
+        if event_ids:
+            conn.execute(
+                sa.update(_W)
+                .where(_W.c.id.in_(event_ids))
+                .values(status="processed", processed_at=_now(), last_error=None)
+            )
 
     @staticmethod
     def retry_later(conn: Connection, stored: StoredEvent, delay: timedelta, why: str) -> None:
