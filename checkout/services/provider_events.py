@@ -11,6 +11,11 @@ only behind the truth: payments move forward only, so a state that does not move
 older copy cannot move the newer one either. The same holds for the batch lookup
 (:meth:`ProviderEvents.for_batch`): the payments a claimed batch is about are read in one
 query before any of its events is handled, instead of one read per event.
+
+Within a batch, the provider is asked about each object once: every event of the batch
+was stored before the batch was claimed, and the provider sent it after the change it
+announces, so any answer obtained after the claim already shows that change. Several
+prompts about one payment that were waiting together need one look, not one each.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ _RELEVANT_PREFIXES = ("payment_intent.", "charge.", "PAYMENT.", "CHECKOUT.ORDER.
 
 
 class Known:
-    """Payments already read for a batch, by our id and by (provider, reference)."""
+    """What a batch has learnt so far: payments read (by our id and by (provider,
+    reference)) and the provider's answers obtained since the batch was claimed."""
 
     def __init__(self, payments: Sequence[Payment] = ()) -> None:
         self._by_id: dict[str, Payment] = {}
         self._by_ref: dict[tuple[str, str], Payment] = {}
+        self.answers: dict[tuple[str, str], ProviderPayment] = {}
         for payment in payments:
             self.keep(payment)
 
@@ -73,7 +80,9 @@ class ProviderEvents:
         return await self._apply(event, None)
 
     async def for_batch(self, events: Sequence[ProviderEvent]) -> Handler:
-        """The handler for one claimed batch: its payments read in one query up front."""
+        """The handler for one claimed batch: its payments read in one query up front.
+        Call it once the batch is claimed: the provider's answers it keeps serve only
+        events stored before them."""
         wanted = [e for e in events if _relevant(e) and e.provider in self._providers]
         ids = {e.payment_id for e in wanted if e.payment_id}
         refs = {(e.provider, e.provider_ref) for e in wanted if e.provider_ref}
@@ -98,7 +107,11 @@ class ProviderEvents:
         ref = (payment.provider_ref if payment else None) or event.provider_ref
         if payment is None or ref is None:
             return Outcome.UNKNOWN_OBJECT
-        current = await provider.fetch(ref)
+        current = known.answers.get((event.provider, ref)) if known is not None else None
+        if current is None:
+            current = await provider.fetch(ref)
+            if known is not None:
+                known.answers[(event.provider, ref)] = current
         if is_news(payment, current):
             settled = await self._payments.settle(payment.id, current)
             if known is not None:
