@@ -4,9 +4,9 @@ duplicates, shuffled): every payment ends in the state the provider holds, each 
 The payments are made for real (our API, the Stripe emulator), then moved on at the
 provider behind our back (3-D Secure completed, captured, voided, refunded from the
 "dashboard", charge answers lost), so most events carry news our database does not have.
-The events are the emulator's own, kept as it announces them; they are then duplicated,
-shuffled, signed and delivered to the real endpoint, and two worker processes drain the
-inbox side by side.
+The events are the emulator's own, read back from its event list (``GET /v1/events``, as
+an integration catching up would); they are then duplicated, shuffled, signed and
+delivered to the real endpoint, and two worker processes drain the inbox side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -32,12 +33,9 @@ from checkout.config import DEV_STRIPE_PUBLISHABLE_KEY, DEV_STRIPE_SECRET_KEY
 from checkout.context import AppContext, build_context
 from checkout.seed import seed_demo_catalog
 from checkout.web.factory import create_public_app
-from providers.emulator_faults import Fault
 from providers.stripe.webhook import sign
-from providers.stripe_emulator import create_app as create_stripe_emulator
-from providers.stripe_emulator import wire as stripe_wire
-from tests.conftest import make_settings, serve_in_thread
-from tests.e2e.test_serve import CHECKOUT
+from tests.conftest import make_settings
+from tests.e2e.served import CHECKOUT, free_port, stop_process
 from tests.integration.helpers import checkout_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -48,37 +46,8 @@ CARD_OK, CARD_DECLINED, CARD_3DS = "4242424242424242", "4000000000000002", "4000
 HOOK_SECRET = "whsec_test_two_workers"
 REFUND = 100  # minor units per refund made at the provider
 SECURED = {"authorized", "captured", "partially_refunded", "refunded"}
-
-
-class EventRecorder:
-    """Keeps the events the emulator announces, built as its webhook deliverer builds them
-    (a snapshot of the object when it changed), instead of sending each at once: its
-    deliverer opens an HTTP client per delivery (~20 ms), a minute and a half for these."""
-
-    def __init__(self, app: Any) -> None:
-        self._state = app.state.emulator
-        self._base = app.state.emulator_settings.public_base_url
-        self.bodies: list[bytes] = []
-        self._state.on_event = self.record
-
-    def record(self, event_type: str, intent: Any) -> None:
-        obj: dict[str, Any] = stripe_wire.payment_intent(self._state, intent, self._base)
-        if event_type.startswith("charge."):
-            obj = {
-                "id": intent.latest_charge,
-                "object": "charge",
-                "payment_intent": intent.id,
-                "metadata": dict(intent.metadata),
-            }
-        event = {
-            "id": self._state.new_id("evt"),
-            "object": "event",
-            "type": event_type,
-            "created": self._state.now(),
-            "livemode": False,
-            "data": {"object": obj},
-        }
-        self.bodies.append(json.dumps(event, separators=(",", ":")).encode())
+SECRET_KEY = {"Authorization": f"Bearer {DEV_STRIPE_SECRET_KEY}"}
+MONEY_MOVES = ("payment_intents.confirm", "payment_intents.capture", "refunds.create")
 
 
 @dataclass
@@ -128,10 +97,15 @@ class Shop:
     async def dashboard(self, path: str, **form: str | int) -> None:
         r = await self.stripe.post(
             path,
-            headers={"Authorization": f"Bearer {DEV_STRIPE_SECRET_KEY}"},
+            headers=SECRET_KEY,
             data={k: str(v) for k, v in form.items()},
         )
         assert r.status_code == 200, r.text
+
+    async def control(self, method: str, **kwargs: Any) -> None:
+        """The emulator's fault rules (``/_emulator/faults``)."""
+        r = await self.stripe.request(method, "/_emulator/faults", headers=SECRET_KEY, **kwargs)
+        assert r.is_success, r.text
 
     async def three_ds(self, pay: dict[str, Any], outcome: str) -> None:
         url = httpx.URL(pay["next_action"]["url"])
@@ -237,19 +211,24 @@ LOST_ANSWERS = 20
 
 
 @pytest.fixture
-def emulator() -> Iterator[tuple[str, Any]]:
-    def make(base: str) -> Any:
-        return create_stripe_emulator(
-            secret_key=DEV_STRIPE_SECRET_KEY,
-            publishable_key=DEV_STRIPE_PUBLISHABLE_KEY,
-            public_base_url=base,
-        )
+def emulator() -> Iterator[str]:
+    """The Stripe emulator in a process of its own: making 1,400 payments keeps it busy,
+    and here it gets the other core."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "providers.stripe_emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and "ready on" in proc.stdout.readline()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
 
-    with serve_in_thread(make) as (base, app):
-        yield base, app
 
-
-async def _make_payments(shop: Shop, app: Any) -> None:
+async def _make_payments(shop: Shop) -> None:
     limiter = anyio.CapacityLimiter(8)
 
     async def one(scenario: Scenario) -> None:
@@ -262,16 +241,19 @@ async def _make_payments(shop: Shop, app: Any) -> None:
                 tg.start_soon(one, scenario)
     # Every attempt of these charges succeeds at the provider and every answer is lost:
     # alone, so that no other request takes the dropped answers.
-    app.state.faults.add(
-        Fault.DROP_AFTER_SUCCESS,
-        method="POST",
-        path_prefix="/v1/payment_intents",
-        times=3 * LOST_ANSWERS,
+    await shop.control(
+        "POST",
+        json={
+            "fault": "drop_after_success",
+            "method": "POST",
+            "path_prefix": "/v1/payment_intents",
+            "times": 3 * LOST_ANSWERS,
+        },
     )
     async with anyio.create_task_group() as tg:
         for _ in range(LOST_ANSWERS):
             tg.start_soon(answer_lost, shop)
-    app.state.faults.clear()
+    await shop.control("DELETE")
 
 
 async def _deliver(api: httpx.AsyncClient, deliveries: list[bytes]) -> Counter[str]:
@@ -298,6 +280,36 @@ async def _deliver(api: httpx.AsyncClient, deliveries: list[bytes]) -> Counter[s
     return answers
 
 
+async def _money_moved(emu: str) -> dict[str, int]:
+    """How often the emulator really moved money, by operation (its ledger)."""
+    async with httpx.AsyncClient(base_url=emu) as stripe:
+        calls: dict[str, int] = (await stripe.get("/_emulator/calls", headers=SECRET_KEY)).json()[
+            "calls"
+        ]
+    return {op: calls.get(op, 0) for op in MONEY_MOVES}
+
+
+async def _event_list(stripe: httpx.AsyncClient) -> list[bytes]:
+    """Every event of the account, oldest first, as JSON bodies (Stripe's events API)."""
+    bodies: list[bytes] = []
+    after: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 100}
+        if after is not None:
+            params["starting_after"] = after
+        page = await stripe.get(
+            "/v1/events",
+            params=params,
+            headers=SECRET_KEY,
+        )
+        assert page.status_code == 200, page.text
+        data = page.json()["data"]
+        bodies += [json.dumps(event, separators=(",", ":")).encode() for event in data]
+        if not page.json()["has_more"]:
+            return bodies[::-1]
+        after = data[-1]["id"]
+
+
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # a file, not a pipe: a full pipe would stall the worker
         return subprocess.Popen([CHECKOUT, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -314,12 +326,11 @@ def _handled_by(log: Path) -> int:
 
 
 async def test_two_worker_processes_drain_5000_shuffled_duplicated_events_to_the_providers_state(
-    db_url: str, tmp_path: Path, emulator: tuple[str, Any]
+    db_url: str, tmp_path: Path, emulator: str
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("worker processes share an inbox on PostgreSQL (SQLite: one process)")
-    emu, app = emulator
-    recorder = EventRecorder(app)
+    emu = emulator
     data = tmp_path / "data"
     settings = make_settings(db_url, data, emu, CHECKOUT_STRIPE_WEBHOOK_SECRETS=HOOK_SECRET)
     manual_settings = make_settings(
@@ -345,9 +356,11 @@ async def test_two_worker_processes_drain_5000_shuffled_duplicated_events_to_the
         ):
             shop = Shop(auto, manual, stripe, ctx)
             t0 = time.monotonic()
-            await _make_payments(shop, app)
+            await _make_payments(shop)
             made_in = time.monotonic() - t0
-            events = list(recorder.bodies)
+            events = await _event_list(stripe)
+            # PLAN's counts are the emulator's events per scenario: retune them if it
+            # announces more.
             assert len(events) == sum(n * each for _, n, each in PLAN) + LOST_ANSWERS
             rng = random.Random(4)
             deliveries = events + rng.sample(events, DELIVERIES - len(events))
@@ -358,8 +371,7 @@ async def test_two_worker_processes_drain_5000_shuffled_duplicated_events_to_the
             delivered_in = time.monotonic() - t0
         assert answers == {"stored": len(events), "duplicate": DELIVERIES - len(events)}
 
-        money_moves = ("payment_intents.confirm", "payment_intents.capture", "refunds.create")
-        ledger_before = {op: app.state.faults.count(op) for op in money_moves}
+        ledger_before = await _money_moved(emu)
         operations_before = _rows(ctx, "SELECT id, status FROM payment_operations")
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
@@ -432,7 +444,7 @@ async def test_two_worker_processes_drain_5000_shuffled_duplicated_events_to_the
             for _, status, _, captured_amt, refunded_amt, order_id, _ in rows
             if order_id is not None
         }
-        assert {op: app.state.faults.count(op) for op in money_moves} == ledger_before
+        assert await _money_moved(emu) == ledger_before
         print(
             f"\n{len(shop.expected)} payments made in {made_in:.1f} s, {DELIVERIES} deliveries "
             f"in {delivered_in:.1f} s, {len(events)} events drained by two workers in "
