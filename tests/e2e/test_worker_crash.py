@@ -142,7 +142,14 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice
         worker.wait()
         # Killed mid-batch: some payments settled, no outcome recorded, nothing lost.
         assert 2 <= count(settled) < 12
-        assert count("SELECT COUNT(*) FROM webhook_events WHERE status = 'pending'") == 12
+        delivered = ", ".join(f"'evt_{i}'" for i in range(12))
+        assert (
+            count(
+                "SELECT COUNT(*) FROM webhook_events "
+                f"WHERE status = 'pending' AND event_id IN ({delivered})"
+            )
+            == 12
+        )
         # The dead worker's claims expire (simulated), and a new worker finishes the job.
         with engine.begin() as conn:
             conn.execute(
