@@ -117,15 +117,16 @@ async def refund_each(stripe: str, refs: list[str]) -> None:
         await asyncio.gather(*(one(ref) for ref in refs))
 
 
-def events_for(payments: list[tuple[str, str]], per_payment: int) -> list[bytes]:
-    stamp = secrets.token_hex(4)
+def events_for(payments: list[tuple[str, str]], per_payment: int) -> tuple[str, list[bytes]]:
+    """A round's events, shuffled, and the prefix all their ids share."""
+    prefix = f"evt_drain_{secrets.token_hex(4)}_"
     bodies = [
-        refunded_event(f"evt_drain_{stamp}_{i:04d}_{n}", ref, pay_id)
+        refunded_event(f"{prefix}{i:04d}_{n}", ref, pay_id)
         for i, (pay_id, ref) in enumerate(payments)
         for n in range(per_payment)
     ]
     random.shuffle(bodies)
-    return bodies
+    return prefix, bodies
 
 
 def drain(
@@ -136,10 +137,15 @@ def drain(
     logs: Path,
     *,
     workers: int,
-    events: int,
+    prefix: str,
 ) -> DrainResult:
-    """Start ``workers`` worker processes on a filled inbox; wait until it is empty."""
-    since = int(str(db.scalar("SELECT MIN(id) - 1 FROM webhook_events WHERE status = 'pending'")))
+    """Start ``workers`` worker processes on a filled inbox; wait until the round's events
+    (ids starting with ``prefix``) are all handled. Only those are counted: the workers'
+    reconciliation also files the emulator's own events from its event list, and applies
+    them after."""
+    mine = "FROM webhook_events WHERE event_id LIKE :mine"
+    like = prefix + "%"  # "_" matches any character; the random stamp keeps it ours
+    events = int(str(db.scalar(f"SELECT COUNT(*) {mine}", mine=like)))
     procs: list[Server] = [
         servers.start(f"checkout worker {n + 1}", argv, env, logs / f"worker{n + 1}.log")
         for n in range(workers)
@@ -150,7 +156,7 @@ def drain(
         cpu0 = sum(p.cpu_seconds() for p in procs)
         t0 = time.monotonic()
         deadline = t0 + DRAIN_TIMEOUT
-        while db.scalar("SELECT COUNT(*) FROM webhook_events WHERE status = 'pending'"):
+        while db.scalar(f"SELECT COUNT(*) {mine} AND status = 'pending'", mine=like):
             if time.monotonic() > deadline:
                 raise BenchError(f"the inbox was not drained in {DRAIN_TIMEOUT:.0f} s")
             if not all(p.alive() for p in procs):
@@ -162,9 +168,8 @@ def drain(
             proc.stop()
     first, last, retried, dead = db.row(
         "SELECT MIN(processed_at), MAX(processed_at), COALESCE(SUM(attempts), 0), "
-        "COALESCE(SUM(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0) "
-        "FROM webhook_events WHERE id > :since",
-        since=since,
+        f"COALESCE(SUM(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0) {mine}",
+        mine=like,
     )
     return DrainResult(
         events=events,

@@ -290,7 +290,7 @@ class Bench:
                     flush=True,
                 )
                 asyncio.run(refund_each(stripe, [ref for _, ref in payments]))
-                bodies = events_for(payments, EVENTS_PER_PAYMENT)
+                prefix, bodies = events_for(payments, EVENTS_PER_PAYMENT)
                 asyncio.run(db.fill(bodies))
                 result = drain(
                     db,
@@ -299,7 +299,7 @@ class Bench:
                     env,
                     self.tmp,
                     workers=workers,
-                    events=len(bodies),
+                    prefix=prefix,
                 )
                 print(
                     f"bench: {label}: {result.rate:,.0f} events/s "
