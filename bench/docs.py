@@ -108,8 +108,10 @@ wrk requests that get no answer within its {TIMEOUT_S} s timeout are reported as
   deliveries do. SQLite: the service's database after the flows, `checkout serve`
   stopped (its own worker loop would drain beside), one worker process. PostgreSQL: a
   schema of its own, purchases through `checkout serve` on it, then two worker processes
-  draining together. The rate is events over the span between the first and the last
-  event's `processed_at`; "server CPU" is the workers' CPU over the drain. {rounds}
+  draining together. The rate is the round's events over the span between the first
+  and the last one's `processed_at` (the workers' reconciliation also files the
+  emulator's own events from its event list, and applies them after; they are not
+  counted); "server CPU" is the workers' CPU over the drain. {rounds}
   rounds, the median shown.
 - Everything on loopback (127.0.0.1); client, emulator and server share the machine's
   cores. "server CPU" is the server process's user+system time over the window, as a
