@@ -157,3 +157,27 @@ def run_flow(
     api: str, stripe: str, pk: str, *, workers: int, warmup: float, duration: float
 ) -> FlowResult:
     return uvloop.run(_run(api, stripe, pk, workers=workers, warmup=warmup, duration=duration))
+
+
+async def _purchases(api: str, stripe: str, pk: str, count: int, workers: int) -> int:
+    done = 0
+    connector = aiohttp.TCPConnector(limit=workers * 2)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            for _ in range(count):  # bounded: each loop makes at most one purchase
+                if done >= count:
+                    return
+                await guest_checkout(client, api, stripe, pk)
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    return done
+
+
+def make_purchases(api: str, stripe: str, pk: str, *, count: int, workers: int = 32) -> int:
+    """At least ``count`` captured guest purchases (the drain benchmark's payments); a
+    failed one raises ``FlowFailed``."""
+    return uvloop.run(_purchases(api, stripe, pk, count, workers))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -36,7 +37,7 @@ from customers.pii import PiiCipher, derive_key
 from customers.sessions import Sessions
 from customers.throttle import SignInThrottle
 from customers.vault import Vault
-from providers.base import PaymentProvider
+from providers.base import PaymentProvider, ProviderEvent
 from providers.paypal import PayPalProvider
 from providers.paypal.webhook_signature import PayPalVerifier, httpx_fetcher
 from providers.retry import DEFAULT_RETRY
@@ -45,7 +46,7 @@ from webhooks.catchup import EventCatchUp
 from webhooks.delivery import HttpSender, OutboundDeliveries
 from webhooks.inbox import Inbox
 from webhooks.subscriptions import Subscriptions
-from webhooks.worker import InboxWorker
+from webhooks.worker import Handler, InboxWorker, Prepare
 
 # Pages of a provider's event list read per reconciliation pass (100 events each).
 CATCH_UP_PAGES = 10
@@ -110,6 +111,15 @@ def _paypal_verifier(settings: Settings) -> PayPalVerifier | None:
         ca_bundle_pem=settings.paypal_ca_bundle.read_bytes(),
         fetch=httpx_fetcher(),
     )
+
+
+def _batch_handler(paypal: PayPalProvider | None, events: ProviderEvents) -> Prepare:
+    """The inbox handler for each claimed batch: the batch's payments read at once."""
+
+    async def prepare(batch: Sequence[ProviderEvent]) -> Handler:
+        return PayPalEventRefs(paypal, await events.for_batch(batch)).apply
+
+    return prepare
 
 
 def build_vault(settings: Settings) -> Vault:
@@ -204,7 +214,12 @@ def build_context(
         reconciler=Reconciler(uow, payments, providers, catch_up=catch_up),
         paypal_webhooks=_paypal_verifier(settings),
         # PayPal refund events name a capture; PayPalEventRefs finds its order first.
-        inbox_worker=InboxWorker(inbox, uow, PayPalEventRefs(paypal_provider, events.apply).apply),
+        inbox_worker=InboxWorker(
+            inbox,
+            uow,
+            PayPalEventRefs(paypal_provider, events.apply).apply,
+            prepare=_batch_handler(paypal_provider, events),
+        ),
         api_keys=ApiKeys(uow),
         fulfillments=Fulfillments(uow),
         webhook_endpoints=WebhookEndpoints(uow, subscriptions),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,6 +92,21 @@ def load(conn: Connection, payment_id: str, *, for_update: bool = False) -> Paym
 def by_provider_ref(conn: Connection, provider: str, ref: str) -> Payment | None:
     row = conn.execute(_BY_REF, {"b_provider": provider, "b_ref": ref}).first()
     return None if row is None else _payment(row)
+
+
+def load_many(
+    conn: Connection, payment_ids: Collection[str], provider_refs: Collection[tuple[str, str]]
+) -> list[Payment]:
+    """The payments with any of ``payment_ids`` or (provider, reference) pairs, in one
+    query (the inbox worker looks up a whole batch of events at once)."""
+    if not payment_ids and not provider_refs:
+        return []
+    conditions = []
+    if payment_ids:
+        conditions.append(_PAY.c.id.in_(list(payment_ids)))
+    if provider_refs:
+        conditions.append(sa.tuple_(_PAY.c.provider, _PAY.c.provider_ref).in_(list(provider_refs)))
+    return [_payment(row) for row in conn.execute(sa.select(_PAY).where(sa.or_(*conditions)))]
 
 
 def active_for_checkout(conn: Connection, checkout_id: str) -> Payment | None:
