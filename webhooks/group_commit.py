@@ -26,9 +26,17 @@ MAX_GROUP = 200  # rows per transaction; the rest wait for the next one
 
 
 class GroupCommit(Generic[Row, Result]):
-    def __init__(self, tx: Transactions, write: Callable[[Connection, Row], Result]) -> None:
+    def __init__(
+        self,
+        tx: Transactions,
+        write: Callable[[Connection, Row], Result],
+        write_many: Callable[[Connection, list[Row]], list[Result]] | None = None,
+    ) -> None:
         self._tx = tx
         self._write = write
+        # One statement for the whole group, where the writer can: a row at a time costs
+        # more in statement execution than the commit saves.
+        self._write_many = write_many
         self._waiting: list[tuple[Row, asyncio.Future[Result]]] = []
         self._scheduled = False
         self._task: asyncio.Task[None] | None = None
@@ -61,6 +69,8 @@ class GroupCommit(Generic[Row, Result]):
 
         def together() -> list[Result]:
             with self._tx.write() as conn:
+                if self._write_many is not None and len(rows) > 1:
+                    return self._write_many(conn, rows)
                 return [self._write(conn, row) for row in rows]
 
         try:

@@ -56,6 +56,18 @@ _STORE_PG = (
 _STORE_SQLITE = (
     sqlite_insert(_W).values(_BINDS).on_conflict_do_nothing(index_elements=_ONCE).returning(_W.c.id)
 )
+# For a group: executed with a list of rows, which SQLAlchemy sends as multi-row INSERTs
+# ("insertmanyvalues") from one cached compilation.
+_STORE_MANY_PG = (
+    pg_insert(_W)
+    .on_conflict_do_nothing(index_elements=_ONCE)
+    .returning(_W.c.provider, _W.c.event_id)
+)
+_STORE_MANY_SQLITE = (
+    sqlite_insert(_W)
+    .on_conflict_do_nothing(index_elements=_ONCE)
+    .returning(_W.c.provider, _W.c.event_id)
+)
 
 
 def _now() -> datetime:
@@ -74,7 +86,9 @@ class Inbox:
         self._tx = tx
         self._cipher = cipher
         # Deliveries arriving together share one transaction (webhooks/group_commit.py).
-        self._stores: GroupCommit[dict[str, Any], bool] = GroupCommit(tx, self._insert)
+        self._stores: GroupCommit[dict[str, Any], bool] = GroupCommit(
+            tx, self._insert, self._insert_many
+        )
 
     def _aad_id(self, event: ProviderEvent) -> str:
         # Bound to (provider, event id), which is unique: a payload moved to another row
@@ -107,6 +121,18 @@ class Inbox:
     def _insert(self, conn: Connection, values: dict[str, Any]) -> bool:
         stmt = _STORE_PG if self._tx.is_postgres else _STORE_SQLITE
         return conn.execute(stmt, values).first() is not None
+
+    def _insert_many(self, conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
+        """One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``: which rows are new.
+        The same event twice in one group is new only the first time."""
+        stmt = _STORE_MANY_PG if self._tx.is_postgres else _STORE_MANY_SQLITE
+        inserted = {(p, e) for p, e in conn.execute(stmt, rows)}
+        out: list[bool] = []
+        for row in rows:
+            key = (row["provider"], row["event_id"])
+            out.append(key in inserted)
+            inserted.discard(key)
+        return out
 
     async def known(self, provider: str, event_ids: Collection[str]) -> set[str]:
         """Which of these events are kept already: one read instead of a write per event

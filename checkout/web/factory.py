@@ -48,7 +48,9 @@ def create_public_app(ctx: AppContext) -> ASGIApp:
         paypal=ctx.paypal_webhooks,
         reject=_reject_webhook,
     )
-    return _build(ctx, "public", [*public_routes(ctx), *hooks.routes()])
+    # Webhook routes first: providers deliver in bursts, and Starlette matches routes in
+    # order, so each delivery skips the storefront's patterns.
+    return _build(ctx, "public", [*hooks.routes(), *public_routes(ctx)])
 
 
 def create_private_app(ctx: AppContext) -> ASGIApp:
