@@ -243,6 +243,32 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customers_erase(args: argparse.Namespace) -> int:
+    from checkout.context import build_context
+    from checkout.services.errors import NotFoundError
+    from checkout.store.audit import Actor
+
+    async def main() -> int | None:
+        ctx = build_context(_settings())
+        try:
+            done = await ctx.erasure.erase(args.customer_id, Actor("cli"))
+        except NotFoundError:
+            return None
+        finally:
+            await ctx.aclose()
+        return done.pending_steps
+
+    pending = asyncio.run(main())
+    if pending is None:
+        print(f"checkout: no customer {args.customer_id}", file=sys.stderr)
+        return 1
+    print(f"customer {args.customer_id} erased")
+    if pending:
+        # Our data is gone; the worker retries the provider steps until they succeed.
+        print(f"{pending} erasure step(s) wait for the provider; the worker retries them")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     payments.add_parser(
         "review", help="payments held for review (amount or currency mismatch); exit 3 if any"
     ).set_defaults(fn=cmd_payments_review)
+    customers = sub.add_parser("customers", help="customer accounts").add_subparsers(
+        dest="customers_command", required=True
+    )
+    erase = customers.add_parser(
+        "erase", help="erase a customer's personal data (as DELETE /v1/me does)"
+    )
+    erase.add_argument("customer_id")
+    erase.set_defaults(fn=cmd_customers_erase)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

@@ -67,6 +67,8 @@ class Settings:
     cors_origins: tuple[str, ...]
     catalog_cache_seconds: float
     log_level: str
+    # Days after an order is fulfilled or canceled before its personal fields are erased.
+    retention_days: int = 365
     # PayPal is optional in production: without a client id it is not offered.
     paypal_api_base: str | None = None
     paypal_client_id: str = ""
@@ -327,6 +329,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if any(o == "*" for o in cors):
         problems.append("CHECKOUT_CORS_ORIGINS must list origins; '*' is not allowed")
 
+    retention_days = _int(env, "CHECKOUT_RETENTION_DAYS", 365, problems)
+    if retention_days < 1:
+        problems.append("CHECKOUT_RETENTION_DAYS must be at least 1")
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -361,4 +367,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cors_origins=cors,
         catalog_cache_seconds=_float(env, "CHECKOUT_CATALOG_CACHE_SECONDS", 1.0, problems),
         log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),
+        retention_days=retention_days,
     )

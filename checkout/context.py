@@ -16,6 +16,8 @@ from checkout.services.api_keys import ApiKeys
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
 from checkout.services.customer_orders import CustomerOrders
+from checkout.services.erasure import ErasureService
+from checkout.services.export import ExportService
 from checkout.services.fulfillments import Fulfillments
 from checkout.services.mail import MailDispatch
 from checkout.services.operations import PaymentOperations
@@ -25,6 +27,8 @@ from checkout.services.paypal_event_refs import PayPalEventRefs
 from checkout.services.paypal_orders import PayPalOrders
 from checkout.services.provider_events import ProviderEvents
 from checkout.services.reconciliation import Reconciler
+from checkout.services.retention import Retention
+from checkout.services.saved_methods import SavedMethodService
 from checkout.services.uow import UnitOfWork
 from checkout.services.webhook_endpoints import WebhookEndpoints
 from checkout.web.edge import HttpMetrics
@@ -37,7 +41,7 @@ from customers.pii import PiiCipher, derive_key
 from customers.sessions import Sessions
 from customers.throttle import SignInThrottle
 from customers.vault import Vault
-from providers.base import PaymentProvider, ProviderEvent
+from providers.base import PaymentProvider, ProviderEvent, SavedMethods
 from providers.paypal import PayPalProvider
 from providers.paypal.webhook_signature import PayPalVerifier, httpx_fetcher
 from providers.retry import DEFAULT_RETRY
@@ -78,6 +82,10 @@ class AppContext:
     accounts: AccountService
     customer_orders: CustomerOrders
     mail: MailDispatch
+    saved_methods: SavedMethodService
+    erasure: ErasureService
+    export: ExportService
+    retention: Retention
     outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -170,6 +178,10 @@ def build_context(
     checkouts = CheckoutService(uow, cipher, catalog, blind_index)
     order_codec = checkouts.codec.for_table("orders")
     registry = CollectorRegistry()
+    # Only Stripe keeps saved methods (PayPal's vault is not integrated).
+    saving: dict[str, SavedMethods] = {"stripe": stripe}
+    saved_methods = SavedMethodService(uow, saving)
+    customer_sessions = Sessions("customer")
     payments = PaymentService(
         uow,
         checkouts,
@@ -177,6 +189,7 @@ def build_context(
         providers,
         capture_mode=settings.capture_mode,
         lease=provider_lease(settings),
+        saved=saved_methods,
     )
     paypal = providers.get("paypal")
     paypal_provider = paypal if isinstance(paypal, PayPalProvider) else None
@@ -236,9 +249,13 @@ def build_context(
             throttle=SignInThrottle(
                 derive_key(settings.root_secret_bytes(), "checkout/sign-in-throttle/v1")
             ),
-            sessions=Sessions("customer"),
+            sessions=customer_sessions,
             passwords=PasswordWork(),
         ),
         customer_orders=CustomerOrders(uow, order_codec),
         mail=MailDispatch(uow, cipher, _mail_sender(settings)),
+        saved_methods=saved_methods,
+        erasure=ErasureService(uow, cipher, customer_sessions, saving),
+        export=ExportService(uow, cipher, checkouts.codec, order_codec, customer_sessions),
+        retention=Retention(uow, days=settings.retention_days),
     )

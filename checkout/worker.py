@@ -1,6 +1,7 @@
 """The worker loop: drains the webhook inbox, delivers the outbox to integrations, sends
-queued account emails, and does housekeeping (expired idempotency keys, sessions, sign-in
-throttle keys and verification tokens; reconciliation). Runs inside ``checkout serve`` and
+queued account emails, finishes erasure steps, and does housekeeping (expired idempotency
+keys, sessions, sign-in throttle keys and verification tokens; orders past retention;
+reconciliation). Runs inside ``checkout serve`` and
 alone as ``checkout worker``; on PostgreSQL any number of them share the work (every
 claim is ``FOR UPDATE SKIP LOCKED``)."""
 
@@ -13,8 +14,10 @@ import time
 
 from checkout.context import AppContext
 from checkout.services.accounts import AccountService
+from checkout.services.erasure import ErasureService
 from checkout.services.mail import MailDispatch
 from checkout.services.reconciliation import Reconciler
+from checkout.services.retention import Retention
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
 from webhooks import backlog
@@ -33,6 +36,8 @@ def worker_for(ctx: AppContext, **kw: float) -> Worker:
         ctx.outbound,
         mail=ctx.mail,
         accounts=ctx.accounts,
+        erasure=ctx.erasure,
+        retention=ctx.retention,
         **kw,
     )
 
@@ -47,6 +52,8 @@ class Worker:
         *,
         mail: MailDispatch | None = None,
         accounts: AccountService | None = None,
+        erasure: ErasureService | None = None,
+        retention: Retention | None = None,
         interval: float = 1.0,
         housekeeping_every: float = 60.0,
     ) -> None:
@@ -56,6 +63,8 @@ class Worker:
         self._outbound = outbound
         self._mail = mail
         self._accounts = accounts
+        self._erasure = erasure
+        self._retention = retention
         self._interval = interval
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping = float("-inf")
@@ -75,6 +84,10 @@ class Worker:
                 report[f"deliveries_{key}"] = value
         if self._mail is not None:
             report["emails_sent"] = await self._mail.run_once()
+        if self._erasure is not None:
+            # Erasure steps outside the main database (keys, provider) left by a crash
+            # or a provider outage; each waits out its own backoff.
+            report["erasure_steps_done"] = await self._erasure.run_once()
         now = time.monotonic()
         if now - self._last_housekeeping >= self._housekeeping_every:
             self._last_housekeeping = now
@@ -82,6 +95,8 @@ class Worker:
             report["webhook_history_purged"] = await self._uow.run(self._purge_history)
             if self._accounts is not None:
                 report["account_rows_purged"] = await self._uow.run(self._accounts.purge)
+            if self._retention is not None:
+                report["orders_past_retention"] = await self._uow.run(self._retention.run)
             if self._reconciler is not None:
                 settled = await self._reconciler.run_once()
                 report["payments_reconciled"] = len(settled.changed)

@@ -71,6 +71,9 @@ class CustomerRow(SQLModel, table=True):
     # A JSON list of API.md addresses, encrypted as one value.
     addresses_enc: Sealed | None = Field(default=None, sa_type=Encrypted("customers", "addresses"))
     password_hash: str | None = Field(default=None, max_length=255)  # argon2id PHC string
+    # The Stripe Customer holding this customer's saved cards: made from our id alone, so
+    # it names nobody. Only Stripe offers saved methods (PayPal's vault is not integrated).
+    stripe_customer_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(sa_type=_ts())
     updated_at: datetime = Field(sa_type=_ts())
     erased_at: datetime | None = Field(default=None, sa_type=_ts())

@@ -110,6 +110,10 @@ class PaymentRow(SQLModel, table=True):
     # asked again identically (same key, same parameters) after a timeout or a crash.
     payment_token: str | None = Field(default=None, max_length=255)
     return_url: str | None = Field(default=None, max_length=2000)
+    # A signed-in customer's provider customer (saved methods) and whether the method is
+    # kept after this payment: stored so a taken-over charge is sent exactly as the first.
+    provider_customer: str | None = Field(default=None, max_length=255)
+    save_method: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Until when the request that started the charge may still be waiting on the provider;
     # past it, a retry takes the payment over instead of being told it is in progress.
     locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
@@ -165,6 +169,8 @@ class OrderRow(SQLModel, table=True):
     email_index: str | None = Field(default=None, max_length=64, index=True)
     # When the first shipment went out; fulfillment is apart from the payment-led status.
     fulfilled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # When its personal fields were erased (the customer's erasure, or retention).
+    erased_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     version: int = 1
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
@@ -224,3 +230,61 @@ class ApiKeyRow(SQLModel, table=True):
     created_at: datetime = _ts()
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class PaymentMethodRow(SQLModel, table=True):
+    """A customer's saved payment method: the provider's token and what a list shows of
+    it (brand, last four digits, expiry), nothing else. Our ``pm_`` id is not the
+    provider's token, which never leaves the server."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (sa.UniqueConstraint("provider", "token", name="uq_payment_methods_token"),)
+    id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(max_length=64, index=True)
+    provider: str = Field(max_length=16)
+    token: str = Field(max_length=255)
+    brand: str = Field(max_length=32)
+    last4: str = Field(max_length=4)
+    exp_month: int
+    exp_year: int
+    created_at: datetime = _ts()
+
+
+class ErasureTaskRow(SQLModel, table=True):
+    """A step of an erasure that lives outside the main database (destroying the
+    customer's keys, detaching tokens and deleting the customer at the provider). Queued
+    in the transaction that nulls the customer's fields, so a crash or a provider outage
+    leaves work the worker finishes, never an erasure half done."""
+
+    __tablename__ = "erasure_tasks"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "provider", "ref", name="uq_erasure_tasks_step"),
+        sa.Index("ix_erasure_tasks_due", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    # destroy_keys (ref: cus_ id) | detach_method (ref: token) | delete_provider_customer
+    kind: str = Field(max_length=32)
+    provider: str = Field(max_length=16)  # "vault" for destroy_keys
+    ref: str = Field(max_length=255)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # The error's type only, never its message (which could quote a provider body).
+    last_error: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _ts()
+
+
+class AuditEventRow(SQLModel, table=True):
+    """Append-only record of who did what to which object. Minimal for erasure; the staff
+    issue adds the hash chain (``prev_hash``/``hash``) and its readers. ``details`` holds
+    counts and ids, never a personal value."""
+
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, primary_key=True)
+    occurred_at: datetime = _ts(index=True)
+    actor_type: str = Field(max_length=16)  # customer | staff | api_key | cli | system
+    actor_id: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=64)  # customer.erased, order.personal_data_expired, ...
+    target_type: str = Field(max_length=32)
+    target_id: str = Field(max_length=64)
+    request_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)

@@ -98,6 +98,10 @@ class Payment:
     return_url: str | None = None
     locked_until: datetime | None = None
     review_reason: str | None = None
+    # A signed-in customer's provider customer (a saved method pays, or one is kept) and
+    # whether the method is kept after this payment.
+    provider_customer: str | None = field(default=None, repr=False)
+    save_method: bool = False
     version: int = 1
 
     def key_for(self, operation: str) -> str:

@@ -6,6 +6,7 @@ ServiceError
  ├── PaymentDeclined    the provider declined; the checkout stays open -> 402
  ├── PaymentRejected    the payment cannot succeed as sent            -> 422
  ├── ProviderDown       the provider's answer is unknown               -> 502
+ ├── ProviderUnreachable  a provider call that moves no money failed    -> 502
  ├── InvalidInput       a field the use case refuses (a weak password) -> 422
  ├── NotSignedIn        wrong email or password, or a dead token       -> 401
  └── TooManyAttempts    sign-in throttled; retry after some seconds    -> 429
@@ -46,6 +47,11 @@ class ProviderDown(ServiceError):
     def __init__(self, message: str, *, payment_id: str) -> None:
         super().__init__(message)
         self.payment_id = payment_id
+
+
+class ProviderUnreachable(ServiceError):
+    """The provider did not answer a call that moves no money (saving or detaching a
+    payment method); retrying is safe."""
 
 
 class InvalidInput(ServiceError):

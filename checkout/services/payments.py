@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 
@@ -37,6 +37,7 @@ from checkout.services.errors import (
     ProviderDown,
 )
 from checkout.services.order_events import follow_payment
+from checkout.services.saved_methods import SavedMethodService
 from checkout.services.uow import UnitOfWork
 from checkout.store import catalog as catalog_store
 from checkout.store import checkouts as checkout_store
@@ -59,8 +60,14 @@ log = logging.getLogger("checkout.payments")
 @dataclass(frozen=True, slots=True)
 class PayCommand:
     provider: str
-    token: str
+    token: str = field(repr=False)
     return_url: str | None = None
+    # A signed-in customer's payment may keep its method (`save_method`) or use a saved
+    # one (`saved_method`, our pm_ id); `provider_customer` is filled in by the plan.
+    customer_id: str | None = None
+    save_method: bool = False
+    saved_method: str | None = None
+    provider_customer: str | None = field(default=None, repr=False)
 
 
 class PaymentService:
@@ -73,6 +80,7 @@ class PaymentService:
         *,
         capture_mode: str,
         lease: timedelta,
+        saved: SavedMethodService | None = None,
     ) -> None:
         self._uow = uow
         self._checkouts = checkouts
@@ -80,8 +88,17 @@ class PaymentService:
         self._providers = providers
         self._capture = capture_mode == "automatic"
         self._lease = lease
+        self._saved = saved
 
     async def pay(self, checkout_id: str, access: CheckoutAccess, cmd: PayCommand) -> Payment:
+        if cmd.save_method or cmd.saved_method is not None:
+            if self._saved is None:
+                raise PaymentRejected(
+                    "Saved payment methods are not offered.",
+                    field="save_payment_method",
+                    payment_id="",
+                )
+            cmd = await self._saved.plan(cmd)
         provider = self._providers.get(cmd.provider)
         if provider is None:
             raise PaymentRejected(
@@ -109,6 +126,10 @@ class PaymentService:
                     return_url=payment.return_url,
                     description=f"Checkout {checkout_id}",
                     reference=checkout_id,
+                    customer=payment.provider_customer,
+                    save_method=payment.save_method,
+                    # Only the buyer at the page pays with a saved method here.
+                    off_session=False,
                 )
             )
         except ProviderDeclined as exc:
@@ -198,6 +219,14 @@ class PaymentService:
         with self._uow.write() as s:
             checkout = self._checkouts.authorized(s, checkout_id, access, for_update=True)
             checkout.ensure_open()
+            if cmd.provider_customer is not None and checkout.customer_id != cmd.customer_id:
+                # A saved card pays, and is saved, only on the customer's own checkout.
+                field = "saved_payment_method" if cmd.saved_method else "save_payment_method"
+                raise PaymentRejected(
+                    "Saved payment methods work on the signed-in customer's own checkouts.",
+                    field=field,
+                    payment_id="",
+                )
             if self._repriced(s, checkout):
                 return None
             active = store.active_for_checkout(s, checkout.id)
@@ -219,6 +248,8 @@ class PaymentService:
                 payment_token=cmd.token,
                 return_url=cmd.return_url,
                 locked_until=utcnow() + self._lease,
+                provider_customer=cmd.provider_customer,
+                save_method=cmd.save_method,
             )
             try:
                 # The partial unique index is the guard: one active payment per checkout,
@@ -309,6 +340,8 @@ class PaymentService:
             )
             if status in SECURED and current.order_id is None:
                 after = self._create_order(s, after, outcome)
+            if status in SECURED and outcome.saved_method is not None and self._saved:
+                self._saved.record(s, after, outcome.saved_method)
             if not store.save(s, current, after):
                 # Unreachable while the row lock (or SQLite's write lock) is held; a silent
                 # lost update here would be a payment state nobody recorded.

@@ -49,6 +49,8 @@ def _payment(row: Any) -> Payment:
         return_url=row.return_url,
         locked_until=None if row.locked_until is None else as_utc(row.locked_until),
         review_reason=row.review_reason,
+        provider_customer=row.provider_customer,
+        save_method=bool(row.save_method),
         version=row.version,
     )
 
@@ -77,6 +79,8 @@ def insert(conn: Connection, payment: Payment) -> None:
             "return_url": payment.return_url,
             "locked_until": payment.locked_until,
             "review_reason": None,
+            "provider_customer": payment.provider_customer,
+            "save_method": payment.save_method,
             "version": payment.version,
             "created_at": now,
             "updated_at": now,

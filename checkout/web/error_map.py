@@ -19,6 +19,7 @@ from checkout.services.errors import (
     PaymentDeclined,
     PaymentRejected,
     ProviderDown,
+    ProviderUnreachable,
     ServiceError,
     TooManyAttempts,
 )
@@ -64,6 +65,8 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
             "Retry with the same Idempotency-Key or refresh the payment.",
             extra={"payment_id": exc.payment_id},
         )
+    if isinstance(exc, ProviderUnreachable):
+        return api.ProviderUnavailable(exc.message)
     if isinstance(exc, InvalidInput):
         return api.ValidationFailed(exc.message, fields={exc.field: exc.message})
     if isinstance(exc, NotSignedIn):

@@ -21,6 +21,7 @@ from checkout.web.customer_auth import CustomerAuth
 from checkout.web.customers import customer_routes
 from checkout.web.errors import ValidationFailed
 from checkout.web.jsonio import json_response, read_json
+from checkout.web.me import me_routes
 from checkout.web.paths import page_params, path_id
 from checkout.web.schemas import (
     AddressIn,
@@ -151,25 +152,47 @@ class PublicEndpoints:
     async def create_payment(self, request: Request) -> Response:
         checkout_id = path_id(request, "checkout_id")
         body = await read_json(request, PaymentIn)
-        if body.saved_payment_method is not None:
+        access = await self._access(request)
+        if (body.saved_payment_method or body.save_payment_method) and access.customer_id is None:
             # Saved methods belong to customer accounts, which a guest does not have.
+            field = "saved_payment_method" if body.saved_payment_method else "save_payment_method"
             raise ValidationFailed(
                 "Saved payment methods need a signed-in customer.",
-                fields={"saved_payment_method": "requires a customer token"},
+                fields={field: "requires a customer token"},
             )
-        missing: Mapping[str, str] = {
-            name: "required"
-            for name, value in (("provider", body.provider), ("payment_token", body.payment_token))
-            if value is None
-        }
-        if missing:
-            raise ValidationFailed("provider and payment_token are required.", fields=missing)
-        assert body.provider is not None and body.payment_token is not None
-        payment = await self.ctx.payments.pay(
-            checkout_id,
-            await self._access(request),
-            PayCommand(body.provider, body.payment_token, body.return_url),
-        )
+        if body.saved_payment_method is not None:
+            if body.payment_token is not None:
+                raise ValidationFailed(
+                    "Send either payment_token or saved_payment_method.",
+                    fields={"payment_token": "not with saved_payment_method"},
+                )
+            cmd = PayCommand(
+                body.provider or "stripe",
+                "",
+                body.return_url,
+                customer_id=access.customer_id,
+                saved_method=body.saved_payment_method,
+            )
+        else:
+            missing: Mapping[str, str] = {
+                name: "required"
+                for name, value in (
+                    ("provider", body.provider),
+                    ("payment_token", body.payment_token),
+                )
+                if value is None
+            }
+            if missing:
+                raise ValidationFailed("provider and payment_token are required.", fields=missing)
+            assert body.provider is not None and body.payment_token is not None
+            cmd = PayCommand(
+                body.provider,
+                body.payment_token,
+                body.return_url,
+                customer_id=access.customer_id,
+                save_method=body.save_payment_method,
+            )
+        payment = await self.ctx.payments.pay(checkout_id, access, cmd)
         return json_response(payment_json(payment), status=201)
 
     async def create_paypal_order(self, request: Request) -> Response:
@@ -193,4 +216,4 @@ class PublicEndpoints:
 
 
 def public_routes(ctx: AppContext) -> list[BaseRoute]:
-    return [*PublicEndpoints(ctx).routes(), *customer_routes(ctx)]
+    return [*PublicEndpoints(ctx).routes(), *customer_routes(ctx), *me_routes(ctx)]
