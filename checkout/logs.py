@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -107,6 +108,14 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             if record.levelno >= logging.WARNING or self._pending_bytes >= self._max_bytes:
                 self._write_pending()
 
+    def write_line(self, line: str) -> None:
+        """A line already formatted (the access log's fast path, which is INFO)."""
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(line)
+            self._pending_bytes += len(line)
+            if self._pending_bytes >= self._max_bytes:
+                self._write_pending()
+
     def _write_pending(self) -> None:
         if self._pending:
             self.stream.write("".join(self._pending))
@@ -130,6 +139,51 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         with contextlib.suppress(OSError, ValueError):
             self.flush()
         super().close()
+
+
+class AccessLog:
+    """One line per request, in the same JSON shape as every other record, written
+    straight to the batching handler: building a ``LogRecord`` and running the formatter
+    cost about a quarter of a small request's time. Safe by construction (a route
+    template, a method, numbers and our own request id), so there is nothing to scrub.
+    Without the batching handler (tests, embedding), it logs the ordinary way.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger = logging.getLogger(name)
+        self._second = -1
+        self._second_text = ""
+
+    def _handler(self) -> BatchingStreamHandler | None:
+        for h in logging.getLogger().handlers:
+            if isinstance(h, BatchingStreamHandler):
+                return h
+        return None
+
+    def _timestamp(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+
+    def request(self, fields: dict[str, Any]) -> None:
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        handler = self._handler()
+        if handler is None or self._logger.filters:
+            self._logger.info("request", extra={**fields, "_safe_by_construction": True})
+            return
+        line = {
+            "ts": self._timestamp(time.time()),
+            "level": "info",
+            "logger": self._name,
+            "msg": "request",
+            "request_id": current_request_id.get(),
+            **fields,
+        }
+        handler.write_line(orjson.dumps(line).decode() + "\n")
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:

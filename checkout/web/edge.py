@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from checkout.logs import AccessLog
 from checkout.web.errors import error_response
 from checkout.web.request_id import assign_request_id, current_request_id
 
@@ -83,6 +84,7 @@ class EdgeMiddleware:
         self.app = app
         self.listener = listener
         self.metrics = metrics
+        self.access = AccessLog(log.name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,15 +116,13 @@ class EdgeMiddleware:
             elapsed = time.perf_counter() - start
             route = _route_of(scope)
             self.metrics.observe(self.listener, scope["method"], route, status, elapsed)
-            log.info(
-                "request",
-                extra={
+            self.access.request(
+                {
                     "listener": self.listener,
                     "method": scope["method"],
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "_safe_by_construction": True,
-                },
+                }
             )
             current_request_id.reset(token)
