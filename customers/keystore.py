@@ -45,6 +45,21 @@ DATA_KEYS = sa.Table(
 )
 
 
+# Owners whose keys were destroyed: no key is ever made for them again, so a request
+# that was already running when the customer was erased cannot write new ciphertext
+# under a fresh key (it fails instead). Holds ids only, nothing personal.
+DESTROYED_OWNERS = sa.Table(
+    "destroyed_owners",
+    _META,
+    sa.Column("owner", sa.String(64), primary_key=True),
+    sa.Column("destroyed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class OwnerErased(Exception):
+    """The owner's keys were destroyed: nothing may be encrypted for them any more."""
+
+
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
     id: str
@@ -130,6 +145,11 @@ class KeyStore:
         key_id = f"dk_{secrets.token_hex(16)}"
         try:
             with self._engine.begin() as conn:
+                gone = conn.execute(
+                    sa.select(DESTROYED_OWNERS.c.owner).where(DESTROYED_OWNERS.c.owner == owner)
+                ).first()
+                if gone is not None:
+                    raise OwnerErased("this owner's keys were destroyed")
                 conn.execute(sa.insert(DATA_KEYS), self._row(key_id, owner, primary=True))
         except sa.exc.IntegrityError:
             # Another process made the owner's primary key first: use that one.
@@ -168,6 +188,14 @@ class KeyStore:
                 conn.execute(sa.select(DATA_KEYS.c.id).where(DATA_KEYS.c.owner == owner)).scalars()
             )
             conn.execute(sa.delete(DATA_KEYS).where(DATA_KEYS.c.owner == owner))
+            marked = conn.execute(
+                sa.select(DESTROYED_OWNERS.c.owner).where(DESTROYED_OWNERS.c.owner == owner)
+            ).first()
+            if marked is None:
+                conn.execute(
+                    sa.insert(DESTROYED_OWNERS),
+                    {"owner": owner, "destroyed_at": datetime.now(UTC)},
+                )
         with self._lock:
             for key_id in ids:
                 self._deks.pop(key_id, None)

@@ -24,6 +24,7 @@ from checkout.services.errors import (
     TooManyAttempts,
 )
 from checkout.web import errors as api
+from customers.keystore import OwnerErased
 from webhooks.subscriptions import EndpointRefused
 
 
@@ -46,6 +47,9 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
         return api.ValidationFailed(str(exc), fields={"amount": str(exc)})
     if isinstance(exc, MoneyError):
         return api.ValidationFailed(str(exc))
+    if isinstance(exc, OwnerErased):
+        # A request that was already running when its customer was erased.
+        return api.NotFound("No such object.")
     if isinstance(exc, EndpointRefused):
         return api.ValidationFailed(exc.message, fields={exc.field: exc.message})
     if isinstance(exc, NotFoundError):
@@ -92,6 +96,7 @@ def exception_handlers() -> dict[Any, Any]:
         ServiceError: _mapped,
         MoneyError: _mapped,
         EndpointRefused: _mapped,
+        OwnerErased: _mapped,
         HTTPException: api.http_error,
         Exception: api.unexpected_error,
     }

@@ -18,7 +18,7 @@ from checkout.context import AppContext
 from customers.blind_index import BlindIndex, normalize_email
 from customers.column import Encrypted, Seal, Sealed
 from customers.keys import KeyUnwrapError, LocalKeyProvider
-from customers.keystore import SYSTEM, KeyStore
+from customers.keystore import SYSTEM, KeyStore, OwnerErased
 from customers.masking import mask_email
 from customers.pii import PiiCipher, PiiDecryptError
 from customers.vault import KeyDestroyed, Vault, key_id_of
@@ -159,6 +159,13 @@ def test_each_owner_has_its_own_key_and_destroying_it_erases_their_data_only(
     assert _sealed(engine, "s").open(vault, "s").expose() == "guest@example.com"
     with pytest.raises(ValueError, match="system"):
         vault.keys.destroy(SYSTEM)
+    # A request still running for the erased customer cannot get them a fresh key.
+    with pytest.raises(OwnerErased):
+        vault.encrypt(
+            "late@example.com", table="vault_people", column="email", row_id="a", owner="cus_a"
+        )
+    assert vault.keys.keys("cus_a") == []
+    assert vault.forget("cus_a") == 0  # erasing again is harmless
 
 
 def test_a_backup_of_the_main_database_holds_no_key(tmp_path: Path, keystore: KeyStore) -> None:
