@@ -82,6 +82,7 @@ class KeyStore:
         # round trip in production. A destroyed key lingers here at most ``ttl``.
         self._deks: dict[str, tuple[float, bytes]] = {}
         self._primary: dict[str, tuple[float, str]] = {}
+        self._owners: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"KeyStore({self._engine.url.render_as_string(hide_password=True)!r})"
@@ -131,6 +132,21 @@ class KeyStore:
         with self._lock:
             self._primary[owner] = (now + self._ttl, key_id)
         return key_id, dek
+
+    def owner_of(self, key_id: str) -> str | None:
+        """Whose key this is (None if it is gone): rotation keeps a value with its owner."""
+        known = self._owners.get(key_id)
+        if known is not None:
+            return known  # a key never changes owner
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(DATA_KEYS.c.owner).where(DATA_KEYS.c.id == key_id)
+            ).first()
+        if row is None:
+            return None
+        with self._lock:
+            self._owners[key_id] = str(row[0])
+        return str(row[0])
 
     def keys(self, owner: str | None = None) -> list[KeyInfo]:
         q = sa.select(DATA_KEYS).order_by(DATA_KEYS.c.created_at, DATA_KEYS.c.id)

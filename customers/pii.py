@@ -27,7 +27,9 @@ _NONCE = 12
 class FieldCipher(Protocol):
     """What code that stores personal fields needs: the vault, or this module's cipher."""
 
-    def encrypt(self, plaintext: str, *, table: str, column: str, row_id: str) -> bytes: ...
+    def encrypt(
+        self, plaintext: str, *, table: str, column: str, row_id: str, owner: str | None = None
+    ) -> bytes: ...
 
     def decrypt(self, blob: bytes, *, table: str, column: str, row_id: str) -> str: ...
 
@@ -60,7 +62,10 @@ class PiiCipher:
     def _aad(table: str, column: str, row_id: str) -> bytes:
         return f"{table}/{column}/{row_id}".encode()
 
-    def encrypt(self, plaintext: str, *, table: str, column: str, row_id: str) -> bytes:
+    def encrypt(
+        self, plaintext: str, *, table: str, column: str, row_id: str, owner: str | None = None
+    ) -> bytes:
+        # One key for everything (the vault's predecessor): ``owner`` is accepted and unused.
         nonce = os.urandom(_NONCE)
         ct = self._aead[self._current].encrypt(
             nonce, plaintext.encode(), self._aad(table, column, row_id)

@@ -108,7 +108,13 @@ class Rotation:
 
     def _reencrypt(self, col: EncryptedColumn, row: Any) -> dict[str, Any] | None:
         old = bytes(row[col.column])
-        owner = (row[col.owner] if col.owner else None) or SYSTEM
+        if col.owner is not None:
+            owner = row[col.owner] or SYSTEM
+        else:
+            # No owner column (stored idempotent responses, say): the value stays with
+            # whoever's key it is under now, so rotation never undoes a crypto-shred.
+            current = key_id_of(old)
+            owner = (self._vault.keys.owner_of(current) if current else None) or SYSTEM
         if old.startswith(_prefix(self._vault.keys.primary(owner)[0])):
             return None
         row_id = "/".join(str(row[n]) for n in col.row_id)

@@ -37,6 +37,9 @@ class CustomerAuth:
         session = await self._accounts.authenticate(token)
         if session is None:
             raise Unauthenticated("The token is invalid or expired.", headers=_CHALLENGE)
+        # Whose request this is, for layers around the endpoint: a stored idempotent
+        # response is encrypted under this customer's key, so erasing them erases it too.
+        request.state.customer_id = session.subject_id
         return session
 
     async def required(self, request: Request) -> Session:

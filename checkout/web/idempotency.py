@@ -20,8 +20,8 @@ from starlette.responses import Response
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency as store
 from checkout.web.error_map import as_api_error
-from checkout.web.errors import IdempotencyConflict, ValidationFailed, render
-from customers.pii import FieldCipher
+from checkout.web.errors import IdempotencyConflict, NotFound, ValidationFailed, render
+from customers.pii import FieldCipher, PiiDecryptError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 HEADER = "idempotency-key"
@@ -88,9 +88,13 @@ class Idempotency:
         row_id = f"{actor}/{key}"
         if claimed.outcome == "replay":
             assert claimed.status is not None and claimed.response_enc is not None
-            stored = self._cipher.decrypt(
-                claimed.response_enc, table=_TABLE, column="response", row_id=row_id
-            )
+            try:
+                stored = self._cipher.decrypt(
+                    claimed.response_enc, table=_TABLE, column="response", row_id=row_id
+                )
+            except PiiDecryptError:
+                # Stored under a customer's key that erasure destroyed: nothing to replay.
+                raise NotFound("No such object.") from None
             return Response(
                 stored.encode(),
                 status_code=claimed.status,
@@ -109,7 +113,13 @@ class Idempotency:
             await self._release(actor, key)
             return response
         enc = self._cipher.encrypt(
-            bytes(response.body).decode(), table=_TABLE, column="response", row_id=row_id
+            bytes(response.body).decode(),
+            table=_TABLE,
+            column="response",
+            row_id=row_id,
+            # A signed-in customer's response can hold their email or address: under
+            # their own key, so erasing them makes it unreadable in every backup too.
+            owner=getattr(request.state, "customer_id", None),
         )
 
         def finish() -> None:

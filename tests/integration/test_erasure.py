@@ -257,3 +257,36 @@ async def test_erasing_twice_is_harmless_and_unknown_customers_are_refused(
         )
     with pytest.raises(NotFoundError):
         await ctx.erasure.erase("cus_unknown", Actor("cli"))
+
+
+async def test_a_customers_idempotent_responses_are_erased_with_them(
+    ctx: AppContext, api: httpx.AsyncClient
+) -> None:
+    """A stored idempotent response can hold the customer's email: it is encrypted under
+    their key, survives a rotation under it, and is unreadable once they are erased."""
+    from customers.keystore import SYSTEM
+    from customers.rotation import Rotation
+    from customers.vault import key_id_of
+
+    customer_id, bearer = await sign_up(api, "idem@example.com")
+    auth = {**bearer, "Idempotency-Key": "mine-1"}
+    first = await api.post(
+        "/v1/checkouts", json=checkout_body(email="idem@example.com"), headers=auth
+    )
+    assert first.status_code == 201
+    with ctx.db.engine.connect() as conn:
+        blob = conn.execute(sa.text("SELECT response_enc FROM idempotency_keys")).scalar_one()
+    assert ctx.cipher.keys.owner_of(key_id_of(bytes(blob)) or "") == customer_id
+    ctx.cipher.keys.rotate(SYSTEM)
+    Rotation(ctx.cipher, ENCRYPTED_COLUMNS).run(ctx.uow.write)
+    with ctx.db.engine.connect() as conn:
+        after = conn.execute(sa.text("SELECT response_enc FROM idempotency_keys")).scalar_one()
+    assert ctx.cipher.keys.owner_of(key_id_of(bytes(after)) or "") == customer_id
+    erased = await api.delete("/v1/me", headers=bearer)
+    assert erased.status_code == 202
+    replay = await api.post(
+        "/v1/checkouts", json=checkout_body(email="idem@example.com"), headers=auth
+    )
+    assert replay.status_code in (401, 404)
+    with pytest.raises(PiiDecryptError):
+        ctx.cipher.decrypt(bytes(after), table="idempotency_keys", column="response", row_id="x")
