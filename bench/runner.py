@@ -2,7 +2,8 @@
 
 Parts (``--only``): ``routes`` (floor, products, checkout creation), ``ingest`` (Stripe
 webhook ingestion), ``flow`` (the full guest checkout), ``drain`` (the inbox worker on
-SQLite, and on PostgreSQL when a server is given).
+SQLite, and on PostgreSQL when a server is given), ``vault`` (key rotation rate and the
+sign-in password check).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from bench.ingest_app import READY as INGEST_READY
 from bench.postgres import bench_schema
 from bench.procs import Server, Servers, free_port, run_step
 from bench.stripe_events import HOOK_SECRET, write_pool
+from bench.vault import rotation_rate, sign_in_latency
 from bench.wrk import TIMEOUT_S, WrkResult, run_wrk, write_post_script
 
 PUBLISHABLE_KEY = "pk_test_emulator_dev"
-PARTS = ("routes", "ingest", "flow", "drain")
+PARTS = ("routes", "ingest", "flow", "drain", "vault")
 _URL = r"(http://127\.0\.0\.1:\d+)"
 EVENTS_PER_PAYMENT = 5
 
@@ -404,3 +406,10 @@ class Bench:
                 "drain_sqlite", "inbox drain: SQLite, 1 x checkout worker", env, stripe, workers=1
             )
             self.drain_on_postgres(stripe)
+        if "vault" in parts:
+            # In this process, with every server stopped: these are CPU figures.
+            print("bench: key rotation on SQLite ...", flush=True)
+            self.rows["rotation"] = rotation_rate(self.tmp)
+            print(f"bench: key rotation: {self.rows['rotation'].rate:,.0f} fields/s", flush=True)
+            print("bench: sign-in password check ...", flush=True)
+            self.rows["sign_in"] = sign_in_latency()
