@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from customers.column import Seal, Sealed
 from customers.masking import Personal, mask_email, mask_text
 from customers.tables import CustomerRow
+from customers.timestamps import as_utc
 from customers.vault import Vault
 
 _C: sa.Table = CustomerRow.__table__  # type: ignore[attr-defined]
@@ -27,9 +28,7 @@ Address = dict[str, Any]
 
 
 def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    return None if ts is None else as_utc(ts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from customers.keys import KeyProvider
+from customers.timestamps import as_utc
 
 SYSTEM = "system"
 
@@ -139,9 +140,7 @@ class KeyStore:
         if known is not None:
             return known  # a key never changes owner
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(DATA_KEYS.c.owner).where(DATA_KEYS.c.id == key_id)
-            ).first()
+            row = conn.execute(sa.select(DATA_KEYS.c.owner).where(DATA_KEYS.c.id == key_id)).first()
         if row is None:
             return None
         with self._lock:
@@ -242,13 +241,12 @@ class KeyStore:
 
 
 def _info(row: Any) -> KeyInfo:
-    created = row.created_at
     return KeyInfo(
         id=row.id,
         owner=row.owner,
         kek_id=row.kek_id,
         is_primary=bool(row.is_primary),
-        created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+        created_at=as_utc(row.created_at),
     )
 
 

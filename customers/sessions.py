@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from customers.tables import SessionRow
+from customers.timestamps import as_utc as _utc
 
 PREFIX = "sess_"
 _MAX_TOKEN = 128
@@ -37,11 +38,6 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored UTC."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def hash_token(token: str) -> str:

@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from customers.tables import SignInThrottleRow
+from customers.timestamps import as_utc as _utc
 
 _T: sa.Table = SignInThrottleRow.__table__  # type: ignore[attr-defined]
 _TS = sa.DateTime(timezone=True)
@@ -44,10 +45,6 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

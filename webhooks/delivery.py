@@ -23,6 +23,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from customers.timestamps import as_utc
 from webhooks.signing import HEADER, sign
 from webhooks.subscriptions import Subscriptions
 from webhooks.tables import OutboxEventRow, WebhookDeliveryRow, WebhookEndpointRow
@@ -40,10 +41,6 @@ Sender = Callable[[str, bytes, Mapping[str, str]], Awaitable[int]]
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +283,7 @@ class OutboundDeliveries:
                     url=ep[1],
                     secret=secrets[endpoint_id],
                     body=ev[1].encode(),
-                    window_start=_utc(opened),
+                    window_start=as_utc(opened),
                     attempts=attempts,
                 )
             )

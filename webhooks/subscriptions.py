@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from customers.pii import FieldCipher
+from customers.timestamps import as_utc
 from webhooks.outbox import EVENT_TYPES
 from webhooks.signing import new_secret
 from webhooks.tables import WebhookEndpointRow
@@ -139,13 +140,10 @@ class Subscriptions:
 
 def _endpoint(row: sa.Row[tuple[object, ...]]) -> Endpoint:
     m = row._mapping
-    created = m["created_at"]
-    if created.tzinfo is None:  # SQLite hands back naive UTC
-        created = created.replace(tzinfo=UTC)
     return Endpoint(
         id=m["id"],
         url=m["url"],
         events=tuple(e for e in m["events"].split(",") if e),
         status=m["status"],
-        created_at=created,
+        created_at=as_utc(m["created_at"]),
     )

@@ -17,11 +17,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored UTC."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def _ts(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kw)
 

@@ -10,7 +10,8 @@ from sqlalchemy import Connection
 
 from checkout.access.api_keys import ApiKey
 from checkout.access.scopes import format_scopes, parse_scopes
-from checkout.db.tables import ApiKeyRow, as_utc, utcnow
+from checkout.db.tables import ApiKeyRow, utcnow
+from customers.timestamps import as_utc
 
 _K: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]
 _BY_HASH = sa.select(_K).where(_K.c.secret_hash == sa.bindparam("h"))

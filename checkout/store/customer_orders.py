@@ -9,10 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import OrderLineRow, OrderRow, as_utc
+from checkout.db.tables import OrderLineRow, OrderRow
 from checkout.domain.money import Money
 from checkout.domain.order import Order, OrderLine
 from checkout.store.personal import ContactCodec
+from customers.timestamps import as_utc
 
 _O = OrderRow.__table__  # type: ignore[attr-defined]
 _OL = OrderLineRow.__table__  # type: ignore[attr-defined]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import FulfillmentRow, as_utc
+from checkout.db.tables import FulfillmentRow
 from checkout.domain.fulfillment import Fulfillment
+from customers.timestamps import as_utc
 
 _F: sa.Table = FulfillmentRow.__table__  # type: ignore[attr-defined]
 

@@ -11,7 +11,8 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from checkout.db.tables import IdempotencyRow, as_utc, utcnow
+from checkout.db.tables import IdempotencyRow, utcnow
+from customers.timestamps import as_utc
 
 _I = IdempotencyRow.__table__  # type: ignore[attr-defined]
 

@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import PaymentOperationRow, as_utc, utcnow
+from checkout.db.tables import PaymentOperationRow, utcnow
 from checkout.domain.money import Money
 from checkout.domain.operations import Operation, OperationKind, OperationStatus
+from customers.timestamps import as_utc
 
 _OP = PaymentOperationRow.__table__  # type: ignore[attr-defined]
 

@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import OrderLineRow, OrderRow, as_utc, utcnow
+from checkout.db.tables import OrderLineRow, OrderRow, utcnow
 from checkout.domain.checkout import Checkout
 from checkout.store.personal import ContactCodec
+from customers.timestamps import as_utc
 
 _O = OrderRow.__table__  # type: ignore[attr-defined]
 _OL = OrderLineRow.__table__  # type: ignore[attr-defined]

@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import PaymentMethodRow, as_utc, utcnow
+from checkout.db.tables import PaymentMethodRow, utcnow
 from customers.tables import CustomerRow
+from customers.timestamps import as_utc
 
 _PM: sa.Table = PaymentMethodRow.__table__  # type: ignore[attr-defined]
 _C: sa.Table = CustomerRow.__table__  # type: ignore[attr-defined]

@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from checkout.db.tables import PaymentRow, as_utc, utcnow
+from checkout.db.tables import PaymentRow, utcnow
 from checkout.domain.money import Money
 from checkout.domain.payment import Payment, PaymentStatus
+from customers.timestamps import as_utc
 
 _PAY = PaymentRow.__table__  # type: ignore[attr-defined]
 _INACTIVE = ("failed", "voided")
