@@ -119,25 +119,31 @@ def db_url(database_url: str) -> str:
     return database_url
 
 
+def tokenize(http: httpx.Client, stripe_base: str, number: str = "4242424242424242") -> str:
+    """A card turned into a ``pm_…`` token at the emulator, as the provider's iframe would."""
+    r = http.post(
+        f"{stripe_base}/v1/payment_methods",
+        headers={"Authorization": f"Bearer {DEV_STRIPE_PUBLISHABLE_KEY}"},
+        data={
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        },
+    )
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
 @dataclass
 class Emulator:
     base_url: str
     app: Any
 
     def tokenize(self, number: str = "4242424242424242") -> str:
-        r = httpx.post(
-            f"{self.base_url}/v1/payment_methods",
-            headers={"Authorization": f"Bearer {DEV_STRIPE_PUBLISHABLE_KEY}"},
-            data={
-                "type": "card",
-                "card[number]": number,
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-                "card[cvc]": "123",
-            },
-        )
-        r.raise_for_status()
-        return str(r.json()["id"])
+        with httpx.Client() as http:
+            return tokenize(http, self.base_url, number)
 
     def complete_3ds(self, redirect_url: str, outcome: str = "succeed") -> None:
         url = httpx.URL(redirect_url)

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 CHECKOUT = str(Path(sys.executable).with_name("checkout"))
 
 
@@ -69,20 +67,3 @@ def wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) 
         if line:
             lines.append(line.strip())
     return lines
-
-
-def tokenize(http: httpx.Client, stripe_base: str, number: str = "4242424242424242") -> str:
-    """A card turned into a ``pm_…`` token at the emulator, as the provider's iframe would."""
-    r = http.post(
-        f"{stripe_base}/v1/payment_methods",
-        headers={"Authorization": "Bearer pk_test_emulator_dev"},
-        data={
-            "type": "card",
-            "card[number]": number,
-            "card[exp_month]": "12",
-            "card[exp_year]": "2034",
-            "card[cvc]": "123",
-        },
-    )
-    r.raise_for_status()
-    return str(r.json()["id"])

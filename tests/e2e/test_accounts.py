@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.served import Served, tokenize
+from tests.conftest import tokenize
+from tests.e2e.served import Served
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.served import CHECKOUT, free_port, stop_process, tokenize, wait_ready
+from tests.conftest import tokenize
+from tests.e2e.served import CHECKOUT, free_port, stop_process, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.served import CHECKOUT, Served, free_port, serve_env, tokenize
+from tests.conftest import tokenize
+from tests.e2e.served import CHECKOUT, Served, free_port, serve_env
 
 pytestmark = pytest.mark.e2e
 

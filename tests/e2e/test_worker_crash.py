@@ -19,7 +19,7 @@ from checkout.context import build_context
 from checkout.seed import seed_demo_catalog
 from checkout.web.factory import create_public_app
 from providers.stripe.webhook import sign
-from tests.conftest import make_settings
+from tests.conftest import make_settings, tokenize
 from tests.e2e.served import CHECKOUT, free_port
 from tests.integration.helpers import checkout_body
 
@@ -52,16 +52,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
             for i in range(12):
                 chk = (await api.post("/v1/checkouts", json=checkout_body())).json()
-                pm = httpx.post(
-                    f"{emu}/v1/payment_methods",
-                    headers={"Authorization": "Bearer pk_test_emulator_dev"},
-                    data={
-                        "type": "card",
-                        "card[number]": CARD_3DS,
-                        "card[exp_month]": "12",
-                        "card[exp_year]": "2034",
-                    },
-                ).json()["id"]
+                with httpx.Client() as http:
+                    pm = tokenize(http, emu, CARD_3DS)
                 pay = (
                     await api.post(
                         f"/v1/checkouts/{chk['id']}/payments",
