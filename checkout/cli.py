@@ -202,43 +202,96 @@ def _rotation() -> tuple[Any, Any]:
     return vault, Rotation(vault, ENCRYPTED_COLUMNS)
 
 
-def cmd_keys_status(_: argparse.Namespace) -> int:
+_KEK_HELP = (
+    "checkout: a data key does not unwrap under CHECKOUT_KEK; during a KEK rotation list "
+    "the old KEK in CHECKOUT_KEK_PREVIOUS until `checkout keys rotate` has re-wrapped "
+    "every data key"
+)
+
+
+def cmd_keys_status(args: argparse.Namespace) -> int:
+    from customers.keys import KeyUnwrapError
+
+    try:
+        return _keys_status()
+    except KeyUnwrapError:
+        print(_KEK_HELP, file=sys.stderr)
+        return 2
+
+
+def _keys_status() -> int:
     vault, rotation = _rotation()
     try:
-        primary = vault.keys.primary()[0]
+        keys = vault.keys
         with _unit_of_work(_settings()) as uow, uow.read() as conn:
-            rows = rotation.status(conn)
+            columns = rotation.summary(conn)
+        keks = keys.kek_counts()
+        print(f"system primary key: {keys.primary()[0]}")
+        print(f"customers with keys of their own: {keys.count_owners() - 1}")
+        for kek_id, n in sorted(keks.items()):
+            mark = " (current)" if kek_id == keys.kek_id else " (previous: re-wrap pending)"
+            print(f"KEK {kek_id}{mark}: wraps {n} data keys")
     finally:
         vault.keys.close()
-    print(f"primary key: {primary}")
-    for where, key, n in rows:
-        print(f"{where}  {key}{' (primary)' if key == primary else ''}  {n} fields")
-    behind = sum(n for _, key, n in rows if key != primary)
-    print(f"{behind} fields not under the primary key")
+    print("column  current  behind  legacy-v1  erased")
+    for c in columns:
+        print(f"{c.column}  {c.current}  {c.behind}  {c.legacy}  {c.erased}")
+    behind = sum(c.to_move for c in columns)
+    rewrap = sum(n for k, n in keks.items() if k != vault.keys.kek_id)
+    print(f"{behind} fields not under their owner's primary key")
+    print(f"{rewrap} data keys not wrapped under the current KEK")
     return 0
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from customers.keys import KeyUnwrapError
+
+    try:
+        return _keys_rotate(args)
+    except KeyUnwrapError:
+        print(_KEK_HELP, file=sys.stderr)
+        return 2
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    """New primary keys (the system's and, unless ``--system-only``, every customer's),
+    every data key re-wrapped under the current KEK, every field re-encrypted in batches
+    while the service runs, and keys no field names any more deleted."""
     if not 1 <= args.batch <= 100_000:
         print("checkout: --batch must be 1 to 100000", file=sys.stderr)
         return 2
+    from customers.keystore import SYSTEM
+
     vault, rotation = _rotation()
+    keys = vault.keys
     try:
+        # Re-wrap first: a KEK that cannot open the keys stops the run before it changes
+        # anything.
+        rewrapped = keys.rewrap()
+        if rewrapped:
+            print(f"re-wrapped {rewrapped} data keys under KEK {keys.kek_id}", flush=True)
         if not args.resume:
-            print(f"new primary key {vault.keys.rotate()}", flush=True)
+            made = len(keys.rotate_owners([SYSTEM])) if args.system_only else keys.rotate_all()
+            print(f"new primary keys for {made} owners", flush=True)
         with _unit_of_work(_settings()) as uow:
             done = rotation.run(
                 uow.write,
                 batch=args.batch,
                 progress=lambda where, n: print(f"{where}: {n} fields", flush=True),
             )
+            with uow.read() as conn:
+                in_use = rotation.keys_in_use(conn)
+        # Only keys out of the primary role longer than any writer caches them go, so a
+        # value written meanwhile under an old key is never orphaned; a later
+        # ``--resume`` run moves such values and retires the rest.
+        retired = keys.retire_unused(in_use)
     finally:
-        vault.keys.close()
-    # Writers cache the primary key for a few minutes; a run after that sweeps up any
-    # field written under the old key meanwhile (``checkout keys status`` shows them).
+        keys.close()
+    print(f"re-encrypted {done} fields; retired {retired} old keys")
     print(
-        f"re-encrypted {done} fields; run `checkout keys rotate --resume` again after "
-        "5 minutes to catch fields written meanwhile under the old key"
+        f"writers cache primary keys for {int(keys.cache_seconds)} s: run "
+        "`checkout keys rotate --resume` after that to move what they wrote meanwhile "
+        "and retire the old keys"
     )
     return 0
 
@@ -315,8 +368,13 @@ def main(argv: list[str] | None = None) -> int:
     pii_keys.add_parser("status", help="how many fields each key holds").set_defaults(
         fn=cmd_keys_status
     )
-    rotate = pii_keys.add_parser("rotate", help="a new primary key; re-encrypt in batches")
+    rotate = pii_keys.add_parser(
+        "rotate", help="new primary keys; re-wrap under the current KEK; re-encrypt in batches"
+    )
     rotate.add_argument("--resume", action="store_true", help="finish moving, no new key")
+    rotate.add_argument(
+        "--system-only", action="store_true", help="rotate the system key, not customers' keys"
+    )
     rotate.add_argument("--batch", type=int, default=1000, help="rows per transaction")
     rotate.set_defaults(fn=cmd_keys_rotate)
     payments = sub.add_parser("payments", help="payments that need a person").add_subparsers(

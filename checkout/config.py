@@ -79,6 +79,9 @@ class Settings:
     # Dev with the PayPal emulator only: where its webhook signing PKI lives. Never set in
     # production, so the pinned dev certificate can never be trusted there.
     paypal_dev_pki: Path | None = None
+    # Old KEKs during a KEK rotation: they only unwrap, until ``checkout keys rotate`` has
+    # re-wrapped every data key under ``kek`` (``checkout keys status`` says when).
+    kek_previous: tuple[Secret, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -86,6 +89,9 @@ class Settings:
 
     def kek_bytes(self) -> bytes:
         return base64.urlsafe_b64decode(str(self.kek))
+
+    def previous_kek_bytes(self) -> tuple[bytes, ...]:
+        return tuple(base64.urlsafe_b64decode(str(k)) for k in self.kek_previous)
 
     def root_secret_bytes(self) -> bytes:
         return base64.urlsafe_b64decode(str(self.root_secret))
@@ -230,6 +236,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.append("CHECKOUT_KEK is the dev key from the data dir")
         if kek == root:
             problems.append("CHECKOUT_KEK must differ from CHECKOUT_SECRET_KEY")
+    previous_raw = _secret_from(env, "CHECKOUT_KEK_PREVIOUS") or ""
+    kek_previous = tuple(p for p in previous_raw.replace("\n", ",").split(",") if p.strip())
+    for old in kek_previous:
+        try:
+            if len(base64.urlsafe_b64decode(old.strip())) != 32:
+                problems.append("each CHECKOUT_KEK_PREVIOUS entry must be 32 bytes, base64url")
+        except ValueError:
+            problems.append("CHECKOUT_KEK_PREVIOUS must be base64url values, comma-separated")
     keystore_url = _secret_from(env, "CHECKOUT_KEYSTORE_URL") or ""
     if not keystore_url:
         if prod:
@@ -368,4 +382,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         catalog_cache_seconds=_float(env, "CHECKOUT_CATALOG_CACHE_SECONDS", 1.0, problems),
         log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),
         retention_days=retention_days,
+        kek_previous=tuple(Secret(k.strip()) for k in kek_previous),
     )

@@ -131,7 +131,8 @@ def _batch_handler(paypal: PayPalProvider | None, events: ProviderEvents) -> Pre
 
 
 def build_vault(settings: Settings) -> Vault:
-    keystore = KeyStore(str(settings.keystore_url), LocalKeyProvider(settings.kek_bytes()))
+    provider = LocalKeyProvider(settings.kek_bytes(), previous=settings.previous_kek_bytes())
+    keystore = KeyStore(str(settings.keystore_url), provider)
     # Values written before the vault (one root-derived key) still open; rotation
     # rewrites them under the key store's keys.
     return Vault(keystore, legacy=PiiCipher.from_root(settings.root_secret_bytes()))

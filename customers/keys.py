@@ -33,15 +33,25 @@ class KeyProvider(Protocol):
     def unwrap(self, wrapped: bytes, *, context: str) -> bytes: ...
 
 
-class LocalKeyProvider:
-    """A KEK held in this process (from ``CHECKOUT_KEK`` or its ``_FILE``)."""
+def _kek_id(kek: bytes) -> str:
+    # A fingerprint, not the key: enough to tell KEKs apart in the key store.
+    return "local-" + hashlib.sha256(b"kek-id:" + kek).hexdigest()[:16]
 
-    def __init__(self, kek: bytes) -> None:
-        if len(kek) != 32:
-            raise ValueError("the KEK is 32 bytes")
+
+class LocalKeyProvider:
+    """A KEK held in this process (from ``CHECKOUT_KEK`` or its ``_FILE``).
+
+    ``previous`` KEKs (``CHECKOUT_KEK_PREVIOUS``) only unwrap: during a KEK rotation the
+    data keys still wrapped under an old KEK keep opening until ``checkout keys rotate``
+    has re-wrapped them under the current one, after which the old KEK can go.
+    """
+
+    def __init__(self, kek: bytes, *, previous: tuple[bytes, ...] = ()) -> None:
+        if len(kek) != 32 or any(len(k) != 32 for k in previous):
+            raise ValueError("a KEK is 32 bytes")
         self._aead = AESGCM(kek)
-        # A fingerprint, not the key: enough to tell KEKs apart in the key store.
-        self._id = "local-" + hashlib.sha256(b"kek-id:" + kek).hexdigest()[:16]
+        self._id = _kek_id(kek)
+        self._previous = {_kek_id(k): AESGCM(k) for k in previous if k != kek}
 
     @property
     def kek_id(self) -> str:
@@ -55,7 +65,9 @@ class LocalKeyProvider:
         return nonce + self._aead.encrypt(nonce, dek, context.encode())
 
     def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
-        try:
-            return self._aead.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], context.encode())
-        except (InvalidTag, ValueError):
-            raise KeyUnwrapError("the key does not unwrap under this KEK") from None
+        for aead in (self._aead, *self._previous.values()):
+            try:
+                return aead.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], context.encode())
+            except (InvalidTag, ValueError):
+                continue
+        raise KeyUnwrapError("the key does not unwrap under any configured KEK")

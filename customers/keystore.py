@@ -57,6 +57,17 @@ DESTROYED_OWNERS = sa.Table(
 )
 
 
+# When a key stopped being primary. Writers cache an owner's primary key id for a while,
+# so a key is deleted only once it has been out of that role longer than any cache holds
+# it; otherwise a value written under it just before its retirement would be lost.
+DEMOTED_KEYS = sa.Table(
+    "demoted_keys",
+    _META,
+    sa.Column("key_id", sa.String(40), primary_key=True),
+    sa.Column("demoted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 class OwnerErased(Exception):
     """The owner's keys were destroyed: nothing may be encrypted for them any more."""
 
@@ -147,6 +158,32 @@ class KeyStore:
             self._owners[key_id] = str(row[0])
         return str(row[0])
 
+    @property
+    def cache_seconds(self) -> float:
+        return self._ttl
+
+    def primary_flags(self, key_ids: list[str]) -> dict[str, bool]:
+        """For each key id that still exists: is it its owner's primary key?"""
+        out: dict[str, bool] = {}
+        with self._engine.connect() as conn:
+            for i in range(0, len(key_ids), 500):
+                chunk = key_ids[i : i + 500]
+                q = sa.select(DATA_KEYS.c.id, DATA_KEYS.c.is_primary).where(
+                    DATA_KEYS.c.id.in_(chunk)
+                )
+                out.update({str(r[0]): bool(r[1]) for r in conn.execute(q)})
+        return out
+
+    def kek_counts(self) -> dict[str, int]:
+        """How many data keys each KEK wraps (a KEK rotation is done when one remains)."""
+        q = sa.select(DATA_KEYS.c.kek_id, sa.func.count()).group_by(DATA_KEYS.c.kek_id)
+        with self._engine.connect() as conn:
+            return {str(k): int(n) for k, n in conn.execute(q)}
+
+    @property
+    def kek_id(self) -> str:
+        return self._provider.kek_id
+
     def keys(self, owner: str | None = None) -> list[KeyInfo]:
         q = sa.select(DATA_KEYS).order_by(DATA_KEYS.c.created_at, DATA_KEYS.c.id)
         if owner is not None:
@@ -181,17 +218,122 @@ class KeyStore:
     def rotate(self, owner: str = SYSTEM) -> str:
         """A new primary key for ``owner``; older keys stay to open existing ciphertexts
         until re-encryption has moved them (``checkout keys rotate``)."""
-        key_id = f"dk_{secrets.token_hex(16)}"
+        return self.rotate_owners([owner])[owner]
+
+    def owners(self, *, after: str | None = None, limit: int = 1000) -> list[str]:
+        """Owners that hold a primary key, in order (a walk over every customer's keys)."""
+        q = (
+            sa.select(DATA_KEYS.c.owner)
+            .where(DATA_KEYS.c.is_primary == sa.true())
+            .order_by(DATA_KEYS.c.owner)
+            .limit(limit)
+        )
+        if after is not None:
+            q = q.where(DATA_KEYS.c.owner > after)
+        with self._engine.connect() as conn:
+            return [str(o) for o in conn.execute(q).scalars()]
+
+    def count_owners(self) -> int:
+        q = sa.select(sa.func.count()).where(DATA_KEYS.c.is_primary == sa.true())
+        with self._engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def rotate_all(self, *, page: int = 1000) -> int:
+        """A new primary key for every owner that has one, a page of owners per
+        transaction (a million customers never sit in one). How many owners."""
+        made, after = 0, None
+        while owners := self.owners(after=after, limit=page):
+            made += len(self.rotate_owners(owners))
+            after = owners[-1]
+        return made
+
+    def rotate_owners(self, owners: list[str]) -> dict[str, str]:
+        """A new primary key for each owner, in one transaction: owner -> new key id.
+        An erased owner gets none (their keys stay destroyed)."""
+        now = datetime.now(UTC)
+        made: dict[str, str] = {}
         with self._engine.begin() as conn:
+            gone = set(
+                conn.execute(
+                    sa.select(DESTROYED_OWNERS.c.owner).where(DESTROYED_OWNERS.c.owner.in_(owners))
+                ).scalars()
+            )
+            live = [o for o in owners if o not in gone]
+            if not live:
+                return made
+            old = list(
+                conn.execute(
+                    sa.select(DATA_KEYS.c.id).where(
+                        DATA_KEYS.c.owner.in_(live), DATA_KEYS.c.is_primary == sa.true()
+                    )
+                ).scalars()
+            )
             conn.execute(
                 sa.update(DATA_KEYS)
-                .where(DATA_KEYS.c.owner == owner, DATA_KEYS.c.is_primary == sa.true())
+                .where(DATA_KEYS.c.owner.in_(live), DATA_KEYS.c.is_primary == sa.true())
                 .values(is_primary=False)
             )
-            conn.execute(sa.insert(DATA_KEYS), self._row(key_id, owner, primary=True))
+            if old:
+                conn.execute(
+                    sa.insert(DEMOTED_KEYS), [{"key_id": k, "demoted_at": now} for k in old]
+                )
+            rows = []
+            for owner in live:
+                made[owner] = f"dk_{secrets.token_hex(16)}"
+                rows.append(self._row(made[owner], owner, primary=True))
+            conn.execute(sa.insert(DATA_KEYS), rows)
         with self._lock:
-            self._primary.pop(owner, None)
-        return key_id
+            for owner in live:
+                self._primary.pop(owner, None)
+        return made
+
+    def rewrap(self, *, batch: int = 500) -> int:
+        """Re-wrap every data key not under the current KEK (after a KEK rotation): the
+        data keys themselves do not change, so no ciphertext needs touching. Each row is
+        written only if it still holds what was read. How many were re-wrapped."""
+        current = self._provider.kek_id
+        done = 0
+        while True:
+            with self._engine.begin() as conn:
+                rows = conn.execute(
+                    sa.select(DATA_KEYS.c.id, DATA_KEYS.c.wrapped)
+                    .where(DATA_KEYS.c.kek_id != current)
+                    .order_by(DATA_KEYS.c.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return done
+                for key_id, wrapped in rows:
+                    dek = self._provider.unwrap(bytes(wrapped), context=key_id)
+                    conn.execute(
+                        sa.update(DATA_KEYS)
+                        .where(DATA_KEYS.c.id == key_id, DATA_KEYS.c.wrapped == wrapped)
+                        .values(kek_id=current, wrapped=self._provider.wrap(dek, context=key_id))
+                    )
+                done += len(rows)
+
+    def retire_unused(self, in_use: set[str], *, grace_seconds: float | None = None) -> int:
+        """Delete the non-primary keys that no stored value names any more and that
+        stopped being primary longer ago than writers cache a primary key. How many."""
+        grace = self._ttl * 2 if grace_seconds is None else grace_seconds
+        cutoff = datetime.now(UTC).timestamp() - grace
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(DATA_KEYS.c.id, DEMOTED_KEYS.c.demoted_at)
+                .select_from(
+                    DATA_KEYS.outerjoin(DEMOTED_KEYS, DEMOTED_KEYS.c.key_id == DATA_KEYS.c.id)
+                )
+                .where(DATA_KEYS.c.is_primary == sa.false())
+            ).all()
+        # A key demoted before demotions were recorded has no row: long enough ago.
+        doomed = [
+            str(k)
+            for k, at in rows
+            if str(k) not in in_use and (at is None or as_utc(at).timestamp() <= cutoff)
+        ]
+        for key_id in doomed:
+            self.retire(key_id)
+        return len(doomed)
 
     def destroy(self, owner: str) -> int:
         """Crypto-shred: every key of ``owner`` is deleted, and with it every ciphertext
@@ -203,6 +345,7 @@ class KeyStore:
                 conn.execute(sa.select(DATA_KEYS.c.id).where(DATA_KEYS.c.owner == owner)).scalars()
             )
             conn.execute(sa.delete(DATA_KEYS).where(DATA_KEYS.c.owner == owner))
+            conn.execute(sa.delete(DEMOTED_KEYS).where(DEMOTED_KEYS.c.key_id.in_(ids)))
             marked = conn.execute(
                 sa.select(DESTROYED_OWNERS.c.owner).where(DESTROYED_OWNERS.c.owner == owner)
             ).first()
@@ -220,11 +363,13 @@ class KeyStore:
     def retire(self, key_id: str) -> None:
         """Delete an old key once no ciphertext names it (after rotation finished)."""
         with self._engine.begin() as conn:
-            conn.execute(
+            gone = conn.execute(
                 sa.delete(DATA_KEYS).where(
                     DATA_KEYS.c.id == key_id, DATA_KEYS.c.is_primary == sa.false()
                 )
-            )
+            ).rowcount
+            if gone:
+                conn.execute(sa.delete(DEMOTED_KEYS).where(DEMOTED_KEYS.c.key_id == key_id))
         with self._lock:
             self._deks.pop(key_id, None)
 

@@ -35,6 +35,21 @@ class EncryptedColumn:
 Transaction = Callable[[], AbstractContextManager[Connection]]
 
 
+@dataclass(frozen=True, slots=True)
+class ColumnState:
+    """Where one column's stored values stand, counted without decrypting any."""
+
+    column: str
+    current: int = 0  # under its owner's primary key
+    behind: int = 0  # under an older key of its owner: rotation moves these
+    legacy: int = 0  # version 1, the root-derived key: rotation moves these too
+    erased: int = 0  # under a destroyed key: unreadable by design, left alone
+
+    @property
+    def to_move(self) -> int:
+        return self.behind + self.legacy
+
+
 def _prefix(key_id: str) -> bytes:
     kid = key_id.encode("ascii")
     return bytes([2, len(kid)]) + kid
@@ -59,6 +74,31 @@ class Rotation:
                 kid = key_id_of(bytes(raw)) if raw is not None else None
                 out.append((f"{col.table}.{col.column}", kid or "v1 (root-derived)", int(n)))
         return out
+
+    def summary(self, conn: Connection) -> list[ColumnState]:
+        """Per column: values current, behind, legacy or erased (``checkout keys status``).
+        One line per column, however many customers (and so keys) there are."""
+        counts = self.status(conn)
+        flags = self._vault.keys.primary_flags(
+            sorted({kid for _, kid, _ in counts if kid != "v1 (root-derived)"})
+        )
+        tally: dict[str, dict[str, int]] = {}
+        for where, kid, n in counts:
+            t = tally.setdefault(where, {"current": 0, "behind": 0, "legacy": 0, "erased": 0})
+            if kid == "v1 (root-derived)":
+                t["legacy"] += n
+            elif kid not in flags:
+                t["erased"] += n
+            else:
+                t["current" if flags[kid] else "behind"] += n
+        return [
+            ColumnState(column=f"{c.table}.{c.column}", **tally.get(f"{c.table}.{c.column}", {}))
+            for c in self._columns
+        ]
+
+    def keys_in_use(self, conn: Connection) -> set[str]:
+        """Every key id some stored value names: no key in here may be retired."""
+        return {kid for _, kid, _ in self.status(conn) if kid != "v1 (root-derived)"}
 
     def run(
         self,

@@ -171,20 +171,20 @@ def test_keys_rotate_killed_midway_resumes_and_loses_nothing(db_url: str, tmp_pa
         text=True,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("new primary key")
+    assert proc.stdout.readline().startswith("new primary keys for")
     assert "checkouts.email_enc" in proc.stdout.readline()  # a batch or more are done
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
 
     midway = _run(["keys", "status"], db_url, tmp_path)
-    behind = int(midway.stdout.strip().splitlines()[-1].split()[0])
+    behind = _status_figure(midway.stdout, "fields not under their owner's primary key")
     assert 0 < behind < n, midway.stdout
     resumed = _run(["keys", "rotate", "--resume"], db_url, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "new primary key" not in resumed.stdout
     final = _run(["keys", "status"], db_url, tmp_path)
-    assert final.stdout.strip().endswith("0 fields not under the primary key"), final.stdout
+    assert _status_figure(final.stdout, "fields not under their owner's primary key") == 0
     fresh = build_vault(load_settings(env))
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT id, email_enc FROM checkouts ORDER BY id")).all()
@@ -195,3 +195,74 @@ def test_keys_rotate_killed_midway_resumes_and_loses_nothing(db_url: str, tmp_pa
         assert plain == f"buyer{i}@example.com"
     vault.keys.close()
     fresh.keys.close()
+
+
+def _status_figure(out: str, label: str) -> int:
+    """The number ``checkout keys status`` prints before ``label``."""
+    lines = [ln for ln in out.splitlines() if ln.endswith(label)]
+    assert len(lines) == 1, out
+    return int(lines[0].split()[0])
+
+
+def test_a_kek_rotation_rewraps_every_key_then_the_old_kek_is_not_needed(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The operator's KEK rotation: set the new KEK, list the old one as previous, run
+    ``keys rotate``; status says nothing waits; the service starts with the new KEK alone
+    and reads everything written under the old one."""
+    import base64
+
+    import sqlalchemy as sa
+
+    from checkout.config import load_settings
+    from checkout.context import build_vault
+
+    assert _run(["migrate"], db_url, tmp_path).returncode == 0
+    old = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    new = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    env = {"CHECKOUT_DATA_DIR": str(tmp_path), "DATABASE_URL": db_url}
+    vault = build_vault(load_settings({**env, "CHECKOUT_KEK": old}))
+    blob = vault.encrypt("kek@example.com", table="checkouts", column="email", row_id="chk_k")
+    mine = vault.encrypt("mine@example.com", table="t", column="c", row_id="r", owner="cus_1")
+    vault.keys.close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO checkouts (id, status, currency, lines, subtotal, shipping, total, "
+                "secret_hash, version, created_at, updated_at, email_enc) VALUES ('chk_k', "
+                "'open', 'USD', '[]', 0, 0, 0, 'x', 1, :t, :t, :email)"
+            ),
+            {"t": "2026-01-01 00:00:00", "email": blob},
+        )
+    engine.dispose()
+
+    def run(args: list[str], **extra: str) -> subprocess.CompletedProcess[str]:
+        cmd_env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
+        cmd_env.update(CHECKOUT_DATA_DIR=str(tmp_path), DATABASE_URL=db_url, **extra)
+        return subprocess.run(
+            [CHECKOUT, *args], check=False, env=cmd_env, capture_output=True, text=True, timeout=120
+        )
+
+    # The new KEK alone opens nothing yet: the operator is told what to do, not a trace.
+    alone = run(["keys", "rotate"], CHECKOUT_KEK=new)
+    assert alone.returncode == 2 and "CHECKOUT_KEK_PREVIOUS" in alone.stderr, alone.stderr
+    assert "Traceback" not in alone.stderr and "new primary keys" not in alone.stdout
+    pending = run(["keys", "status"], CHECKOUT_KEK=new, CHECKOUT_KEK_PREVIOUS=old)
+    assert pending.returncode == 0, pending.stderr
+    assert _status_figure(pending.stdout, "data keys not wrapped under the current KEK") == 2
+    rotated = run(["keys", "rotate"], CHECKOUT_KEK=new, CHECKOUT_KEK_PREVIOUS=old)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-wrapped" in rotated.stdout
+    done = run(["keys", "status"], CHECKOUT_KEK=new)
+    assert done.returncode == 0, done.stderr
+    assert _status_figure(done.stdout, "data keys not wrapped under the current KEK") == 0
+    assert old not in rotated.stdout + rotated.stderr + done.stdout + done.stderr
+    fresh = build_vault(load_settings({**env, "CHECKOUT_KEK": new}))
+    try:
+        assert fresh.decrypt(blob, table="checkouts", column="email", row_id="chk_k") == (
+            "kek@example.com"
+        )
+        assert fresh.decrypt(mine, table="t", column="c", row_id="r") == "mine@example.com"
+    finally:
+        fresh.keys.close()
