@@ -66,6 +66,8 @@ def test_secrets_do_not_show_in_repr(tmp_path: Path) -> None:
         ({"CHECKOUT_KEK": ""}, "CHECKOUT_KEK"),
         ({"CHECKOUT_KEK": "c2hvcnQ="}, "CHECKOUT_KEK must be 32 bytes"),
         ({"CHECKOUT_KEK": STRONG}, "CHECKOUT_KEK must differ"),
+        ({"CHECKOUT_KEK_PREVIOUS": "c2hvcnQ="}, "CHECKOUT_KEK_PREVIOUS entry must be 32 bytes"),
+        ({"CHECKOUT_KEK_PREVIOUS": "not base64!"}, "CHECKOUT_KEK_PREVIOUS must be base64url"),
         ({"CHECKOUT_KEYSTORE_URL": ""}, "CHECKOUT_KEYSTORE_URL"),
         (
             {"CHECKOUT_KEYSTORE_URL": "postgresql+psycopg://app@db/checkout"},
