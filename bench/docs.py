@@ -96,6 +96,15 @@ wrk requests that get no answer within its {TIMEOUT_S} s timeout are reported as
   tolerance, sized at 1.1 x the floor's rate of the round for the run's seconds; a Lua
   script hands them out in turn, and a run that used the pool up would send failing
   requests, never repeats.
+- **A signed-in customer's reads**: `GET /v1/me` (email, name, phone and two
+  addresses decrypted) and `GET /v1/me/orders` (the customer's 10 orders, each with its
+  email and addresses decrypted) on `bench/me_app.py`: the public listener as
+  `checkout serve` builds it, twice, each in a data dir of its own with one customer made
+  over HTTP (register, sign in, profile, 10 purchases): once with the vault, once with
+  `--plain`, a vault that stores values unencrypted but keeps the key-store lookups, so
+  the difference between the two rows is the cipher alone. Same wrk settings and rounds
+  as the routes (a Lua script sends the customer's bearer token). The goal compares the
+  two rows' ratios to their round's floor.
 - **Inbox drain**: events/s at which `checkout worker` processes empty a pre-filled
   inbox. {drain_events:,} `charge.refunded` events a round, five for each of
   {drain_events // 5:,} captured payments (made by guest purchases through `checkout

@@ -63,7 +63,7 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-async def _step(
+async def step(
     name: str, client: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
 ) -> dict[str, object]:
     try:
@@ -84,7 +84,7 @@ async def _step(
 
 async def guest_checkout(client: aiohttp.ClientSession, api: str, stripe: str, pk: str) -> str:
     """One complete guest purchase; returns the order id or raises ``FlowFailed``."""
-    pm = await _step(
+    pm = await step(
         "tokenize",
         client,
         "POST",
@@ -92,11 +92,11 @@ async def guest_checkout(client: aiohttp.ClientSession, api: str, stripe: str, p
         data=CARD_FORM,
         headers={"Authorization": f"Bearer {pk}"},
     )
-    chk = await _step("create", client, "POST", f"{api}/v1/checkouts", json=CHECKOUT_BODY)
+    chk = await step("create", client, "POST", f"{api}/v1/checkouts", json=CHECKOUT_BODY)
     checkout_id, secret = chk.get("id"), chk.get("client_secret")
     if not isinstance(checkout_id, str) or not isinstance(secret, str):
         raise FlowFailed("create: no id or client_secret")
-    pay = await _step(
+    pay = await step(
         "pay",
         client,
         "POST",

@@ -14,6 +14,7 @@ INGEST_GOAL = 0.25  # of the floor's req/s
 FLOW_GOAL = 150.0  # completed checkouts/s
 DRAIN_PG_GOAL = 1000.0  # events/s, two worker processes on PostgreSQL
 ROTATION_GOAL = 20_000.0  # fields/s re-encrypted on SQLite
+ME_OVERHEAD_GOAL = 0.10  # decrypting a customer's fields, over the same route without
 
 # Rows in the order the table shows them (keys of ``Bench.rows``).
 ORDER = (
@@ -21,6 +22,10 @@ ORDER = (
     "products",
     "create",
     "ingest",
+    "me",
+    "me_plain",
+    "me_orders",
+    "me_orders_plain",
     "flow",
     "drain_sqlite",
     "drain_pg",
@@ -100,10 +105,25 @@ def goals(rows: dict[str, Row], *, postgres_given: bool) -> list[Goal]:
             return None
         return Goal(f"{text} >= {goal:,.0f} {unit}", f"{row.rate:,.1f}/s", row.rate >= goal)
 
+    def overhead(key: str, text: str) -> Goal | None:
+        on, off = rows.get(key), rows.get(f"{key}_plain")
+        if on is None or off is None or not off.rate:
+            return None
+        # Paired rounds: the same round's floor divides both, so the ratio of ratios is
+        # the ratio of rates within a round; the median rows may come from two rounds.
+        cost = 1.0 - (on.ratio or 0.0) / (off.ratio or 1.0)
+        return Goal(
+            f"{text}: encryption < {ME_OVERHEAD_GOAL:.0%} over none",
+            f"{cost:+.1%}",
+            cost < ME_OVERHEAD_GOAL,
+        )
+
     found = [
         share("products", "GET /v1/products", PRODUCTS_GOAL),
         share("create", "POST /v1/checkouts", CREATE_GOAL),
         share("ingest", "POST /webhooks/stripe", INGEST_GOAL),
+        overhead("me", "GET /v1/me"),
+        overhead("me_orders", "GET /v1/me/orders"),
         rate("flow", "full guest flow", FLOW_GOAL, "checkouts/s"),
         rate("drain_pg", "inbox drain, PostgreSQL, 2 workers", DRAIN_PG_GOAL, "events/s"),
         rate("rotation", "key rotation, SQLite", ROTATION_GOAL, "fields/s"),

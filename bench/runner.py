@@ -3,7 +3,8 @@
 Parts (``--only``): ``routes`` (floor, products, checkout creation), ``ingest`` (Stripe
 webhook ingestion), ``flow`` (the full guest checkout), ``drain`` (the inbox worker on
 SQLite, and on PostgreSQL when a server is given), ``vault`` (key rotation rate and the
-sign-in password check).
+sign-in password check), ``me`` (a signed-in customer's ``GET /v1/me`` and
+``GET /v1/me/orders``, with the vault on and, to price it, off).
 """
 
 from __future__ import annotations
@@ -18,19 +19,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import report
+from bench.customer import prepare_customer
 from bench.drain import DrainResult, InboxDatabase, drain, events_for, refund_each
 from bench.errors import BenchError
 from bench.floor_app import READY as FLOOR_READY
 from bench.flow import FlowFailed, FlowResult, make_purchases, percentile, run_flow
 from bench.ingest_app import READY as INGEST_READY
+from bench.me_app import READY as ME_READY
 from bench.postgres import bench_schema
 from bench.procs import Server, Servers, free_port, run_step
 from bench.stripe_events import HOOK_SECRET, write_pool
 from bench.vault import rotation_rate, sign_in_latency
-from bench.wrk import TIMEOUT_S, WrkResult, run_wrk, write_post_script
+from bench.wrk import TIMEOUT_S, WrkResult, run_wrk, write_get_script, write_post_script
 
 PUBLISHABLE_KEY = "pk_test_emulator_dev"
-PARTS = ("routes", "ingest", "flow", "drain", "vault")
+PARTS = ("routes", "ingest", "me", "flow", "drain", "vault")
+ME_ORDERS = 10  # the customer's order history (GET /v1/me/orders returns them all)
 _URL = r"(http://127\.0\.0\.1:\d+)"
 EVENTS_PER_PAYMENT = 5
 
@@ -162,6 +166,26 @@ class Bench:
         )
         url = server.wait_ready({"ingest": re.escape(INGEST_READY) + " " + _URL})["ingest"]
         print(f"bench: ingest listener ready on {url} (pid {server.pid})")
+        return server, url
+
+    def start_customer_listener(self, stripe: str, *, plain: bool) -> tuple[Server, str]:
+        """``bench.me_app`` (vault on, or off with ``plain``) with a customer made over
+        HTTP; the server and the customer's Lua script for wrk."""
+        name = "me-plain" if plain else "me-vault"
+        env = self.service_env(f"{name}-data", stripe, None)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        log = self.tmp / f"{name}.log"
+        run_step(f"checkout migrate ({name})", [checkout_cli(), "migrate"], env, log)
+        run_step(f"checkout seed ({name})", [checkout_cli(), "seed"], env, log)
+        argv = [sys.executable, "-m", "bench.me_app", "--port", str(free_port())]
+        server = self.servers.start(name, [*argv, *(["--plain"] if plain else [])], env, log)
+        url = server.wait_ready({"me": re.escape(ME_READY) + " " + _URL})["me"]
+        print(f"bench: {name} listener ready on {url}; a customer with {ME_ORDERS} orders ...")
+        try:
+            token = prepare_customer(url, stripe, PUBLISHABLE_KEY, orders=ME_ORDERS)
+        except FlowFailed as exc:
+            raise BenchError(f"{name}: making the customer failed: {exc.kind}") from exc
+        write_get_script(self.tmp / f"{name}.lua", {"Authorization": f"Bearer {token}"})
         return server, url
 
     # --- wrk routes -----------------------------------------------------------------------
@@ -366,10 +390,15 @@ class Bench:
     def run(self) -> None:
         parts = set(self.args.only)
         stripe = self.start_emulator()
-        floor = self.start_floor() if parts & {"routes", "ingest"} else None
+        floor = self.start_floor() if parts & {"routes", "ingest", "me"} else None
         env = self.service_env("data", stripe, None)
         server, api = self.start_service(env, "service")
         ingest = self.start_ingest(stripe) if "ingest" in parts else None
+        customer = (
+            [self.start_customer_listener(stripe, plain=p) for p in (False, True)]
+            if "me" in parts
+            else []
+        )
         if floor is not None:
             floor_server, floor_url = floor
             targets: list[tuple[str, str, Server, str, Script]] = [
@@ -392,10 +421,26 @@ class Bench:
                         self.ingest_pool,
                     )
                 )
+            if customer:
+                (vault, vault_url), (plain, plain_url) = customer
+                lua_vault, lua_plain = self.tmp / "me-vault.lua", self.tmp / "me-plain.lua"
+                for path, what in (("/v1/me", "me"), ("/v1/me/orders", "me_orders")):
+                    targets += [
+                        (what, f"GET {path} (vault)", vault, vault_url + path, lua_vault),
+                        (
+                            f"{what}_plain",
+                            f"GET {path} (encryption off)",
+                            plain,
+                            plain_url + path,
+                            lua_plain,
+                        ),
+                    ]
             self.wrk_rounds(targets)
             floor_server.stop()
         if ingest is not None:
             ingest[0].stop()
+        for listener, _ in customer:
+            listener.stop()
         if "flow" in parts:
             self.run_flows(server, api, stripe)
         if "drain" in parts:

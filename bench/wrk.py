@@ -79,6 +79,13 @@ def write_post_script(path: Path) -> Path:
     return path
 
 
+def write_get_script(path: Path, headers: dict[str, str]) -> Path:
+    """GET with fixed headers (a customer's bearer token, say)."""
+    lines = [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * _UNITS_MS[unit]
 
