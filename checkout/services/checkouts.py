@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from checkout.domain.checkout import Checkout, CheckoutStatus, Contact
+from checkout.domain.errors import InvalidCart
 from checkout.domain.ids import new_id, new_secret
 from checkout.domain.pricing import LineRequest, PricedCart, price_cart
 from checkout.services.catalog import CatalogService
@@ -20,6 +21,7 @@ from checkout.store import checkouts as store
 from checkout.store import payments as payment_store
 from checkout.store.personal import ContactCodec, OwnedCipher
 from customers.blind_index import BlindIndex
+from webhooks.group_commit import GroupCommit
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,14 @@ def may_access(checkout: Checkout, secret_hash: str, access: CheckoutAccess) -> 
     return hmac.compare_digest(hash_secret(access.secret), secret_hash)
 
 
+@dataclass(frozen=True, slots=True)
+class _NewCheckout:
+    checkout_id: str
+    secret_hash: str
+    draft: CheckoutDraft
+    customer_id: str | None
+
+
 def requested_lines(cart: PricedCart) -> list[LineRequest]:
     return [LineRequest(ln.sku, ln.quantity) for ln in cart.lines]
 
@@ -74,6 +84,12 @@ class CheckoutService:
         self._uow = uow
         self._catalog = catalog
         self.codec = ContactCodec(cipher, store.TABLE, blind_index)
+        # Checkouts created together share one transaction: under load the BEGIN and
+        # COMMIT (on PostgreSQL also the thread hop) are paid once per group, and each
+        # caller is answered only once its row has committed.
+        self._creations: GroupCommit[_NewCheckout, Checkout | InvalidCart] = GroupCommit(
+            uow, self._insert
+        )
 
     async def create(
         self, draft: CheckoutDraft, *, customer_id: str | None = None
@@ -81,31 +97,40 @@ class CheckoutService:
         """The new checkout and its client secret (returned once, stored hashed)."""
         checkout_id = new_id("chk")
         secret = new_secret(checkout_id)
+        row = _NewCheckout(checkout_id, hash_secret(secret), draft, customer_id)
+        made = await self._creations.submit(row)
+        if isinstance(made, InvalidCart):
+            raise made
+        return made, secret
 
-        def work() -> Checkout:
-            with self._uow.write() as s:
-                catalog = self._catalog.for_pricing(s, (ln.sku for ln in draft.lines))
-                cart = price_cart(draft.currency, draft.lines, catalog)
-                store.insert(
-                    s,
-                    self.codec,
-                    checkout_id=checkout_id,
-                    secret_hash=hash_secret(secret),
-                    cart=cart,
-                    contact=draft.contact,
-                    customer_id=customer_id,
-                )
-            return Checkout(
-                id=checkout_id,
-                status=CheckoutStatus.OPEN,
-                cart=cart,
-                contact=draft.contact,
-                customer_id=customer_id,
-                order_id=None,
-                version=1,
-            )
-
-        return await self._uow.run(work), secret
+    def _insert(self, conn: Connection, row: _NewCheckout) -> Checkout | InvalidCart:
+        """One new checkout, priced from the catalog as of this transaction. A cart that
+        does not price is handed back, not raised: the transaction holds other callers'
+        checkouts too (group commit), and nothing of this one was written."""
+        draft = row.draft
+        catalog = self._catalog.for_pricing(conn, (ln.sku for ln in draft.lines))
+        try:
+            cart = price_cart(draft.currency, draft.lines, catalog)
+        except InvalidCart as exc:
+            return exc
+        store.insert(
+            conn,
+            self.codec,
+            checkout_id=row.checkout_id,
+            secret_hash=row.secret_hash,
+            cart=cart,
+            contact=draft.contact,
+            customer_id=row.customer_id,
+        )
+        return Checkout(
+            id=row.checkout_id,
+            status=CheckoutStatus.OPEN,
+            cart=cart,
+            contact=draft.contact,
+            customer_id=row.customer_id,
+            order_id=None,
+            version=1,
+        )
 
     async def get(self, checkout_id: str, access: CheckoutAccess) -> Checkout:
         def work() -> Checkout:

@@ -257,3 +257,40 @@ async def test_a_barcode_sku_is_not_mistaken_for_a_card(
     )
     assert r.status_code == 201, r.text
     assert r.json()["total"] == {"amount": 1000, "currency": "USD"}
+
+
+async def test_checkouts_created_together_are_each_stored_and_a_bad_cart_fails_alone(
+    api: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    """Creations arriving together share a transaction (group commit): each good one is
+    answered 201 only once stored, and an unpriceable cart among them is a 422 for its
+    own caller while the others in its group are kept."""
+    import asyncio
+
+    bodies = [
+        checkout_body(email=f"group{i}@example.com")
+        if i % 5
+        else checkout_body(lines=[{"sku": "NO-SUCH-SKU", "quantity": 1}])
+        for i in range(20)
+    ]
+    commits: list[object] = []
+
+    def counted(conn: object) -> None:
+        commits.append(conn)
+
+    sa.event.listen(ctx.db.writer, "commit", counted)
+    try:
+        answers = await asyncio.gather(*(api.post("/v1/checkouts", json=b) for b in bodies))
+    finally:
+        sa.event.remove(ctx.db.writer, "commit", counted)
+    assert len(commits) < 20  # they were grouped, or this test proves nothing
+    made = [r.json() for r in answers if r.status_code == 201]
+    refused = [r for r in answers if r.status_code == 422]
+    assert len(made) == 16 and len(refused) == 4
+    assert all(set(r.json()["error"]["fields"]) == {"lines[0].sku"} for r in refused)
+    assert count(ctx, "checkouts") == 16
+    for chk in made:
+        got = await api.get(
+            f"/v1/checkouts/{chk['id']}", headers={"X-Checkout-Secret": chk["client_secret"]}
+        )
+        assert got.status_code == 200 and got.json()["email"] == chk["email"]
