@@ -9,7 +9,7 @@ behind writers, which is why reads keep a plain BEGIN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from checkout.db.checkpoint import WalCheckpointer
 
 _WRITE = "checkout_write"
 
@@ -26,18 +28,24 @@ class Database:
     engine: Engine
     reader: Engine
     writer: Engine
+    checkpointer: WalCheckpointer | None = field(default=None, repr=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
 def make_database(url: str, *, pool_size: int = 10) -> Database:
     engine = make_engine(url, pool_size=pool_size)
-    return Database(engine, engine, engine.execution_options(**{_WRITE: True}))
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    # A file-backed SQLite database checkpoints off the event loop (checkout/db/checkpoint.py).
+    checkpointer = WalCheckpointer(path) if path and path != ":memory:" else None
+    return Database(engine, engine, engine.execution_options(**{_WRITE: True}), checkpointer)
 
 
 def _json_text(value: Any) -> str:
@@ -79,6 +87,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=15000")
+        # Checkpoints run on a thread of their own (Database.checkpointer), never in a
+        # COMMIT on the event loop.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
