@@ -37,4 +37,4 @@ def test_the_log_is_checkpointed_off_the_writers(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2000
     finally:
         db.dispose()
-    assert not db.checkpointer.alive  # type: ignore[union-attr]
+    assert not db.checkpointer.alive
