@@ -246,6 +246,12 @@ class StaffService:
 
         await self._uow.run(work)
 
+    def purge(self) -> int:
+        """Housekeeping: a batch of expired staff sessions (the throttle's rows are shared
+        with customers' and purged with theirs); how many went."""
+        with self._uow.write() as conn:
+            return self.sessions.purge_expired(conn)
+
     async def page(
         self, *, limit: int, starting_after: str | None
     ) -> tuple[list[StaffMember], bool]:

@@ -4,6 +4,7 @@ member taking effect on their next request."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -350,3 +351,20 @@ async def test_sign_out_ends_the_staff_session(ctx: AppContext, api: httpx.Async
     auth = await bearer(api, member)
     assert (await api.delete("/staff/v1/sessions/current", headers=auth)).status_code == 204
     assert (await api.get("/staff/v1/staff", headers=auth)).status_code == 401
+
+
+async def test_housekeeping_purges_expired_staff_sessions_only(
+    ctx: AppContext, api: httpx.AsyncClient
+) -> None:
+    member = await enrol(ctx, ADMIN_EMAIL, Role.ADMIN)
+    await bearer(api, member)
+    await sign_up(api)
+    with ctx.db.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE sessions SET expires_at = :t"),
+            {"t": datetime.now(UTC) - timedelta(minutes=1)},
+        )
+    assert ctx.staff.purge() == 1
+    with ctx.db.engine.connect() as conn:
+        kinds = conn.execute(sa.text("SELECT subject_kind FROM sessions")).scalars().all()
+    assert kinds == ["customer"]
