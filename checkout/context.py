@@ -13,6 +13,7 @@ from checkout.config import Settings
 from checkout.db.engine import Database, make_database
 from checkout.services.accounts import AccountService
 from checkout.services.api_keys import ApiKeys
+from checkout.services.audit_log import AuditLog
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
 from checkout.services.customer_orders import CustomerOrders
@@ -29,6 +30,7 @@ from checkout.services.provider_events import ProviderEvents
 from checkout.services.reconciliation import Reconciler
 from checkout.services.retention import Retention
 from checkout.services.saved_methods import SavedMethodService
+from checkout.services.staff import StaffService
 from checkout.services.uow import UnitOfWork
 from checkout.services.webhook_endpoints import WebhookEndpoints
 from checkout.web.edge import HttpMetrics
@@ -38,7 +40,7 @@ from customers.keys import LocalKeyProvider
 from customers.keystore import KeyStore
 from customers.mail import DevFileSender, LogSender, MailSender
 from customers.pii import PiiCipher, derive_key
-from customers.sessions import Sessions
+from customers.sessions import STAFF_SESSIONS, Sessions
 from customers.throttle import SignInThrottle
 from customers.vault import Vault
 from providers.base import PaymentProvider, ProviderEvent, SavedMethods
@@ -86,6 +88,8 @@ class AppContext:
     erasure: ErasureService
     export: ExportService
     retention: Retention
+    staff: StaffService
+    audit_log: AuditLog
     outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -185,6 +189,8 @@ def build_context(
     saving: dict[str, SavedMethods] = {"stripe": stripe}
     saved_methods = SavedMethodService(uow, saving)
     customer_sessions = Sessions("customer")
+    # One hasher for customers and staff: together they stay within its memory bound.
+    passwords = PasswordWork()
     payments = PaymentService(
         uow,
         checkouts,
@@ -253,7 +259,7 @@ def build_context(
                 derive_key(settings.root_secret_bytes(), "checkout/sign-in-throttle/v1")
             ),
             sessions=customer_sessions,
-            passwords=PasswordWork(),
+            passwords=passwords,
         ),
         customer_orders=CustomerOrders(uow, order_codec),
         mail=MailDispatch(uow, cipher, _mail_sender(settings)),
@@ -261,4 +267,17 @@ def build_context(
         erasure=ErasureService(uow, cipher, customer_sessions, saving),
         export=ExportService(uow, cipher, checkouts.codec, order_codec, customer_sessions),
         retention=Retention(uow, days=settings.retention_days),
+        staff=StaffService(
+            uow,
+            cipher,
+            blind_index,
+            # A throttle key of its own: a customer's failures never lock a staff sign-in
+            # out, nor the other way round.
+            throttle=SignInThrottle(
+                derive_key(settings.root_secret_bytes(), "checkout/staff-sign-in-throttle/v1")
+            ),
+            sessions=Sessions("staff", STAFF_SESSIONS),
+            passwords=passwords,
+        ),
+        audit_log=AuditLog(uow),
     )

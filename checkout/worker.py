@@ -18,6 +18,7 @@ from checkout.services.erasure import ErasureService
 from checkout.services.mail import MailDispatch
 from checkout.services.reconciliation import Reconciler
 from checkout.services.retention import Retention
+from checkout.services.staff import StaffService
 from checkout.services.uow import UnitOfWork
 from checkout.store import idempotency
 from webhooks import backlog
@@ -36,6 +37,7 @@ def worker_for(ctx: AppContext, **kw: float) -> Worker:
         ctx.outbound,
         mail=ctx.mail,
         accounts=ctx.accounts,
+        staff=ctx.staff,
         erasure=ctx.erasure,
         retention=ctx.retention,
         **kw,
@@ -52,6 +54,7 @@ class Worker:
         *,
         mail: MailDispatch | None = None,
         accounts: AccountService | None = None,
+        staff: StaffService | None = None,
         erasure: ErasureService | None = None,
         retention: Retention | None = None,
         interval: float = 1.0,
@@ -63,6 +66,7 @@ class Worker:
         self._outbound = outbound
         self._mail = mail
         self._accounts = accounts
+        self._staff = staff
         self._erasure = erasure
         self._retention = retention
         self._interval = interval
@@ -95,6 +99,8 @@ class Worker:
             report["webhook_history_purged"] = await self._uow.run(self._purge_history)
             if self._accounts is not None:
                 report["account_rows_purged"] = await self._uow.run(self._accounts.purge)
+            if self._staff is not None:
+                report["staff_sessions_purged"] = await self._uow.run(self._staff.purge)
             if self._retention is not None:
                 report["orders_past_retention"] = await self._uow.run(self._retention.run)
             if self._reconciler is not None:

@@ -31,6 +31,11 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
         EncryptedColumn("email_outbox", f"{c}_enc", c, "id", ("id",), owner="customer_id")
         for c in ("to", "data")
     ),
+    # A staff member's email and TOTP secret are under the member's own key.
+    *(
+        EncryptedColumn("staff_members", f"{c}_enc", c, "id", ("id",), owner="id")
+        for c in ("email", "totp_secret")
+    ),
     EncryptedColumn("webhook_events", "payload_enc", "payload", "id", ("provider", "event_id")),
     EncryptedColumn("idempotency_keys", "response_enc", "response", "id", ("actor", "key")),
     EncryptedColumn("webhook_endpoints", "secret_enc", "secret", "id", ("id",)),

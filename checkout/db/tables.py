@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from customers.column import Encrypted, Sealed
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -269,11 +271,14 @@ class ErasureTaskRow(SQLModel, table=True):
 
 
 class AuditEventRow(SQLModel, table=True):
-    """Append-only record of who did what to which object. Minimal for erasure; the staff
-    issue adds the hash chain (``prev_hash``/``hash``) and its readers. ``details`` holds
-    counts and ids, never a personal value."""
+    """Append-only record of who did what to which object, hash-chained in ``id`` order
+    (``checkout/domain/audit_chain.py``). ``details`` holds counts, ids and role names,
+    never a personal value."""
 
     __tablename__ = "audit_events"
+    # At most one event follows each: two appenders that read the same head cannot both
+    # commit, whatever the locking does (``checkout/store/audit.py``).
+    __table_args__ = (sa.UniqueConstraint("prev_hash", name="uq_audit_events_prev_hash"),)
     id: int | None = Field(default=None, primary_key=True)
     occurred_at: datetime = _ts(index=True)
     actor_type: str = Field(max_length=16)  # customer | staff | api_key | cli | system
@@ -283,3 +288,25 @@ class AuditEventRow(SQLModel, table=True):
     target_id: str = Field(max_length=64)
     request_id: str | None = Field(default=None, max_length=64)
     details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # SHA-256 of the previous event's ``hash`` (the genesis value for the first) and this
+    # event's own, over its fields and ``prev_hash``.
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class StaffMemberRow(SQLModel, table=True):
+    """A staff member (``checkout/store/staff.py``). The email and the TOTP secret are
+    encrypted under the member's own data key; the email is found by its blind index."""
+
+    __tablename__ = "staff_members"
+    id: str = Field(primary_key=True, max_length=64)
+    email_enc: Sealed = Field(sa_type=Encrypted("staff_members", "email"))
+    email_index: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)  # viewer | fulfillment | support | manager | admin
+    active: bool = True
+    password_hash: str = Field(max_length=255)  # argon2id PHC string
+    totp_secret_enc: Sealed = Field(sa_type=Encrypted("staff_members", "totp_secret"))
+    # The last TOTP time step that signed in: a code is accepted once, and never an older.
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

@@ -7,10 +7,14 @@ storefront that believes its customer signed in must hear otherwise.
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
+from starlette.responses import Response
 
 from checkout.services.accounts import AccountService
 from checkout.web.errors import Unauthenticated
+from checkout.web.policy import Endpoint, Policy, mark
 from customers.sessions import Session
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -31,6 +35,9 @@ class CustomerAuth:
         self._accounts = accounts
 
     async def optional(self, request: Request) -> Session | None:
+        known: Session | None = getattr(request.state, "customer_session", None)
+        if known is not None:
+            return known  # a guard around the endpoint checked it already
         token = bearer_token(request)
         if token is None:
             return None
@@ -40,6 +47,7 @@ class CustomerAuth:
         # Whose request this is, for layers around the endpoint: a stored idempotent
         # response is encrypted under this customer's key, so erasing them erases it too.
         request.state.customer_id = session.subject_id
+        request.state.customer_session = session
         return session
 
     async def required(self, request: Request) -> Session:
@@ -47,3 +55,14 @@ class CustomerAuth:
         if session is None:
             raise Unauthenticated("Sign in first.", headers=_CHALLENGE)
         return session
+
+    def signed_in(self, fn: Endpoint) -> Endpoint:
+        """Declare and enforce the ``customer`` policy: a live customer token, checked
+        before the endpoint runs (which finds the session with :meth:`required`)."""
+
+        @functools.wraps(fn)
+        async def guarded(request: Request) -> Response:
+            await self.required(request)
+            return await fn(request)
+
+        return mark(guarded, Policy.CUSTOMER)

@@ -17,6 +17,7 @@ from checkout.services.accounts import Registration
 from checkout.web.customer_auth import CustomerAuth
 from checkout.web.jsonio import json_response, read_json
 from checkout.web.paths import page_params, path_id
+from checkout.web.policy import Policy, declare
 from checkout.web.schemas import (
     CustomerIn,
     PasswordChangeIn,
@@ -35,16 +36,18 @@ class CustomerEndpoints:
         self.auth = CustomerAuth(ctx.accounts)
 
     def routes(self) -> list[BaseRoute]:
+        signed_in = self.auth.signed_in
+        open_ = declare(Policy.OPEN)
         return [
-            Route("/v1/customers", self.register, methods=["POST"]),
-            Route("/v1/customers/verify-email", self.verify_email, methods=["POST"]),
-            Route("/v1/sessions", self.sign_in, methods=["POST"]),
-            Route("/v1/sessions/current", self.sign_out, methods=["DELETE"]),
-            Route("/v1/me", self.me, methods=["GET"]),
-            Route("/v1/me", self.update_me, methods=["PATCH"]),
-            Route("/v1/me/password", self.change_password, methods=["POST"]),
-            Route("/v1/me/orders", self.list_orders, methods=["GET"]),
-            Route("/v1/me/orders/{order_id}", self.get_order, methods=["GET"]),
+            Route("/v1/customers", open_(self.register), methods=["POST"]),
+            Route("/v1/customers/verify-email", open_(self.verify_email), methods=["POST"]),
+            Route("/v1/sessions", open_(self.sign_in), methods=["POST"]),
+            Route("/v1/sessions/current", signed_in(self.sign_out), methods=["DELETE"]),
+            Route("/v1/me", signed_in(self.me), methods=["GET"]),
+            Route("/v1/me", signed_in(self.update_me), methods=["PATCH"]),
+            Route("/v1/me/password", signed_in(self.change_password), methods=["POST"]),
+            Route("/v1/me/orders", signed_in(self.list_orders), methods=["GET"]),
+            Route("/v1/me/orders/{order_id}", signed_in(self.get_order), methods=["GET"]),
         ]
 
     async def register(self, request: Request) -> Response:

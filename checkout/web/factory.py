@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from checkout.cardguard import CardDataGuard
@@ -20,6 +20,7 @@ from checkout.context import AppContext
 from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
 from checkout.web.errors import error_response
+from checkout.web.policy import Policy, declare
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
 from webhooks.endpoints import WebhookEndpoints
@@ -50,7 +51,18 @@ def create_public_app(ctx: AppContext) -> ASGIApp:
     )
     # Webhook routes first: providers deliver in bursts, and Starlette matches routes in
     # order, so each delivery skips the storefront's patterns.
-    return _build(ctx, "public", [*hooks.routes(), *public_routes(ctx)])
+    return _build(ctx, "public", [*webhook_routes(hooks), *public_routes(ctx)])
+
+
+def webhook_routes(hooks: WebhookEndpoints) -> list[BaseRoute]:
+    """The provider webhook routes, declaring the signature check each makes on its raw
+    body (``webhooks`` imports nothing of ours, so the declaration is made here)."""
+    signed = declare(Policy.PROVIDER_SIGNATURE)
+    routes: list[BaseRoute] = []
+    for route in hooks.routes():
+        assert isinstance(route, Route)
+        routes.append(Route(route.path, signed(route.endpoint), methods=route.methods))
+    return routes
 
 
 def create_private_app(ctx: AppContext) -> ASGIApp:

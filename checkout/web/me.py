@@ -86,11 +86,16 @@ class MeEndpoints:
         self.auth = CustomerAuth(ctx.accounts)
 
     def routes(self) -> list[BaseRoute]:
+        signed_in = self.auth.signed_in
         return [
-            Route("/v1/me", self.erase, methods=["DELETE"]),
-            Route("/v1/me/export", self.export, methods=["GET"]),
-            Route("/v1/me/payment-methods", self.list_methods, methods=["GET"]),
-            Route("/v1/me/payment-methods/{method_id}", self.delete_method, methods=["DELETE"]),
+            Route("/v1/me", signed_in(self.erase), methods=["DELETE"]),
+            Route("/v1/me/export", signed_in(self.export), methods=["GET"]),
+            Route("/v1/me/payment-methods", signed_in(self.list_methods), methods=["GET"]),
+            Route(
+                "/v1/me/payment-methods/{method_id}",
+                signed_in(self.delete_method),
+                methods=["DELETE"],
+            ),
         ]
 
     async def list_methods(self, request: Request) -> Response:

@@ -1,5 +1,5 @@
 """Routes of the public listener: catalog, checkout and payment (customer accounts in
-``customers.py``)."""
+``customers.py``, staff in ``staff.py``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from checkout.web.errors import ValidationFailed
 from checkout.web.jsonio import json_response, read_json
 from checkout.web.me import me_routes
 from checkout.web.paths import page_params, path_id
+from checkout.web.policy import Policy, declare
 from checkout.web.schemas import (
     AddressIn,
     CheckoutIn,
@@ -31,6 +32,7 @@ from checkout.web.schemas import (
     PaymentIn,
     PayPalOrderIn,
 )
+from checkout.web.staff import staff_routes
 from checkout.web.views import checkout_json, payment_json, product_json
 from customers.masking import Personal
 
@@ -74,22 +76,28 @@ class PublicEndpoints:
 
     def routes(self) -> list[BaseRoute]:
         idem = self.ctx.idempotency
+        # The checkout's secret or its owner's token is checked by the checkout service
+        # (anything else is a 404), so these declare what it enforces.
+        anyone = declare(Policy.GUEST_OR_CUSTOMER)
+        holder = declare(Policy.CHECKOUT_ACCESS)
         return [
-            Route("/v1/products", self.list_products, methods=["GET"]),
-            Route("/v1/checkouts", idem(self.create_checkout), methods=["POST"]),
-            Route("/v1/checkouts/{checkout_id}", self.get_checkout, methods=["GET"]),
-            Route("/v1/checkouts/{checkout_id}", self.update_checkout, methods=["PATCH"]),
+            Route("/v1/products", declare(Policy.OPEN)(self.list_products), methods=["GET"]),
+            Route("/v1/checkouts", anyone(idem(self.create_checkout)), methods=["POST"]),
+            Route("/v1/checkouts/{checkout_id}", holder(self.get_checkout), methods=["GET"]),
+            Route("/v1/checkouts/{checkout_id}", holder(self.update_checkout), methods=["PATCH"]),
             Route(
-                "/v1/checkouts/{checkout_id}/payments", idem(self.create_payment), methods=["POST"]
+                "/v1/checkouts/{checkout_id}/payments",
+                holder(idem(self.create_payment)),
+                methods=["POST"],
             ),
             Route(
                 "/v1/checkouts/{checkout_id}/paypal-orders",
-                idem(self.create_paypal_order),
+                holder(idem(self.create_paypal_order)),
                 methods=["POST"],
             ),
             Route(
                 "/v1/checkouts/{checkout_id}/payments/{payment_id}/refresh",
-                idem(self.refresh_payment),
+                holder(idem(self.refresh_payment)),
                 methods=["POST"],
             ),
         ]
@@ -216,4 +224,9 @@ class PublicEndpoints:
 
 
 def public_routes(ctx: AppContext) -> list[BaseRoute]:
-    return [*PublicEndpoints(ctx).routes(), *customer_routes(ctx), *me_routes(ctx)]
+    return [
+        *PublicEndpoints(ctx).routes(),
+        *customer_routes(ctx),
+        *me_routes(ctx),
+        *staff_routes(ctx),
+    ]

@@ -1,14 +1,15 @@
 """API-key authentication for the private listener, declared per route.
 
-Every route states its policy: ``open`` (health, metrics) or the one scope it needs.
-Default deny is tested by walking the route table (tests/integration/test_s2s_auth.py):
-a route that declares nothing fails the build.
+Every route states its policy: ``open`` (health, metrics) or the one scope it needs
+(the vocabulary is ``checkout.web.policy``'s). Default deny is tested by walking both
+listeners' route tables (tests/integration/test_listeners.py): a route that declares
+nothing fails the build.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,26 +18,16 @@ from checkout.access.api_keys import ApiKey
 from checkout.access.scopes import Scope
 from checkout.services.api_keys import ApiKeys
 from checkout.web.errors import Forbidden, Unauthenticated
+from checkout.web.policy import POLICY_ATTR, Endpoint, Policy, declare, mark, policy_of
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-POLICY_ATTR = "checkout_policy"
+__all__ = ["POLICY_ATTR", "KeyAuth", "bearer", "open_route", "policy_of"]
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="checkout-private"'}
-
-
-def policy_of(endpoint: object) -> str | None:
-    value = getattr(endpoint, POLICY_ATTR, None)
-    return value if isinstance(value, str) else None
 
 
 def open_route(fn: Endpoint) -> Endpoint:
     """No credential needed (health and metrics, which hold nothing personal)."""
-
-    @functools.wraps(fn)
-    async def unguarded(request: Request) -> Response:
-        return await fn(request)
-
-    setattr(unguarded, POLICY_ATTR, "open")
-    return unguarded
+    return declare(Policy.OPEN)(fn)
 
 
 def bearer(request: Request) -> str | None:
@@ -61,8 +52,7 @@ class KeyAuth:
                 request.state.api_key = key
                 return await fn(request)
 
-            setattr(guarded, POLICY_ATTR, f"scope:{scope.value}")
-            return guarded
+            return mark(guarded, f"scope:{scope.value}")
 
         return wrap
 

@@ -136,3 +136,24 @@ class PasswordChangeIn(_Strict):
 
 class VerifyEmailIn(_Strict):
     token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+StaffRole = Literal["viewer", "fulfillment", "support", "manager", "admin"]
+
+
+class StaffSessionIn(_Strict):
+    # Neither the address nor the code is validated: a malformed one signs in as nobody,
+    # with the same 401 as a wrong one.
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Password
+    totp: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
+class StaffMemberIn(_Strict):
+    email: Email
+    role: StaffRole
+
+
+class StaffMemberPatchIn(_Strict):
+    role: StaffRole | None = None
+    active: bool | None = None

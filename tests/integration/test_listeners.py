@@ -6,9 +6,11 @@ import re
 
 import httpx
 import pytest
-from starlette.routing import Route
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
 
 from checkout.context import AppContext
+from checkout.web.factory import create_private_app, create_public_app
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
 
@@ -123,22 +125,61 @@ async def test_invented_methods_do_not_mint_metric_series(
     assert "BREW" not in text and "PROPFIND" not in text
 
 
-async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
-    """Default deny: a private route without a declared policy fails here."""
-    from checkout.web.s2s_auth import policy_of
+def _policies(routes: list[BaseRoute]) -> dict[tuple[str, str], str | None]:
+    from checkout.web.policy import policy_of
 
-    policies = {
-        (r.path, m): policy_of(r.endpoint)
-        for r in private_routes(ctx)
-        if isinstance(r, Route)
-        for m in (r.methods or ())
-        if m != "HEAD"
-    }
-    assert all(p is not None for p in policies.values()), policies
+    found: dict[tuple[str, str], str | None] = {}
+    for r in routes:
+        assert isinstance(r, Route), r  # a Mount would hide routes from this walk
+        for m in r.methods or ():
+            if m != "HEAD":
+                found[(r.path, m)] = policy_of(r.endpoint)
+    return found
+
+
+def _app_routes(app: object) -> list[BaseRoute]:
+    """The route table of an app as its factory built it (under the edge middleware)."""
+    inner = getattr(app, "app", None)
+    assert isinstance(inner, Starlette), app
+    return list(inner.routes)
+
+
+async def test_every_route_of_both_listeners_declares_a_known_policy(ctx: AppContext) -> None:
+    """Default deny: a route of either listener without a declared policy fails here."""
+    from checkout.web.policy import is_known
+
+    for make in (create_public_app, create_private_app):
+        policies = _policies(_app_routes(make(ctx)))
+        undeclared = sorted(k for k, p in policies.items() if p is None or not is_known(p))
+        assert policies and not undeclared, (make.__name__, undeclared)
+
+
+async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
+    policies = _policies(_app_routes(create_private_app(ctx)))
     assert policies[("/healthz", "GET")] == "open"
     assert policies[("/s2s/v1/webhook-endpoints", "POST")] == "scope:webhooks:manage"
     assert policies[("/s2s/v1/orders/{order_id}/fulfillments", "POST")] == "scope:orders:fulfill"
-    assert {p for (path, _), p in policies.items() if path.startswith("/s2s/")} <= {
-        "scope:webhooks:manage",
-        "scope:orders:fulfill",
-    }
+    assert all(
+        p is not None and p.startswith("scope:")
+        for (path, _), p in policies.items()
+        if path.startswith("/s2s/")
+    )
+
+
+async def test_public_routes_declare_what_each_caller_needs(ctx: AppContext) -> None:
+    policies = _policies(_app_routes(create_public_app(ctx)))
+    assert policies[("/v1/products", "GET")] == "open"
+    assert policies[("/v1/me", "GET")] == "customer"
+    assert policies[("/v1/checkouts/{checkout_id}", "GET")] == "checkout_access"
+    assert policies[("/webhooks/stripe", "POST")] == "provider_signature"
+    assert policies[("/staff/v1/sessions", "POST")] == "open"
+    assert policies[("/staff/v1/staff", "GET")] == "staff:staff:manage"
+    assert policies[("/staff/v1/staff/{member_id}", "PATCH")] == "staff:staff:manage"
+    assert policies[("/staff/v1/audit-events", "GET")] == "staff:audit:read"
+    # Every other staff route needs a staff session: none is open or a customer's.
+    staff = {k: p for k, p in policies.items() if k[0].startswith("/staff/")}
+    assert all(
+        p is not None and (p == "staff" or p.startswith("staff:"))
+        for k, p in staff.items()
+        if k != ("/staff/v1/sessions", "POST")
+    ), staff
