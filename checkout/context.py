@@ -16,11 +16,13 @@ from checkout.services.api_keys import ApiKeys
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
 from checkout.services.customer_orders import CustomerOrders
+from checkout.services.customer_records import CustomerRecords
 from checkout.services.erasure import ErasureService
 from checkout.services.export import ExportService
 from checkout.services.fulfillments import Fulfillments
 from checkout.services.mail import MailDispatch
 from checkout.services.operations import PaymentOperations
+from checkout.services.order_listing import OrderListing
 from checkout.services.password_work import PasswordWork
 from checkout.services.payments import PaymentService
 from checkout.services.paypal_event_refs import PayPalEventRefs
@@ -86,6 +88,8 @@ class AppContext:
     erasure: ErasureService
     export: ExportService
     retention: Retention
+    order_listing: OrderListing
+    customer_records: CustomerRecords
     outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -258,4 +262,6 @@ def build_context(
         erasure=ErasureService(uow, cipher, customer_sessions, saving),
         export=ExportService(uow, cipher, checkouts.codec, order_codec, customer_sessions),
         retention=Retention(uow, days=settings.retention_days),
+        order_listing=OrderListing(uow, order_codec, blind_index),
+        customer_records=CustomerRecords(uow, cipher),
     )
