@@ -79,6 +79,9 @@ class Settings:
     # Dev with the PayPal emulator only: where its webhook signing PKI lives. Never set in
     # production, so the pinned dev certificate can never be trusted there.
     paypal_dev_pki: Path | None = None
+    # Whether CHECKOUT_PRIVATE_HOST was given (non-empty): only then may the private
+    # listener bind anything but loopback (checkout.serve.check_private_bind).
+    private_host_explicit: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -119,7 +122,7 @@ def _float(env: Mapping[str, str], name: str, default: float, problems: list[str
     return value
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -260,7 +263,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.append("CHECKOUT_STRIPE_API_BASE is not set")
         else:
             parts = urlsplit(stripe_base)
-            if parts.scheme != "https" or _is_loopback(parts.hostname or ""):
+            if parts.scheme != "https" or is_loopback(parts.hostname or ""):
                 problems.append(
                     "CHECKOUT_STRIPE_API_BASE points at an emulator or plain http; "
                     "production needs https://api.stripe.com"
@@ -283,7 +286,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         paypal_secret = paypal_secret or DEV_PAYPAL_CLIENT_SECRET
     if prod and (paypal_id or paypal_base):
         parts = urlsplit(paypal_base)
-        if parts.scheme != "https" or _is_loopback(parts.hostname or ""):
+        if parts.scheme != "https" or is_loopback(parts.hostname or ""):
             problems.append(
                 "CHECKOUT_PAYPAL_API_BASE points at an emulator or plain http; production "
                 "needs https://api-m.paypal.com"
@@ -342,6 +345,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_host=public_host,
         public_port=public_port,
         private_host=private_host,
+        private_host_explicit=bool(env.get("CHECKOUT_PRIVATE_HOST", "").strip()),
         private_port=private_port,
         storefront_port=storefront_port,
         stripe_emulator_port=stripe_emulator_port,
