@@ -285,6 +285,7 @@ def render_orders_section(
         for q in QUERIES
         if row_key(q, n) in result.plans
     )
+    per_email = scales[0] / min(5000, scales[-1])
     seeded = ", ".join(f"{n:,} orders at {rate:,.0f}/s" for n, rate in result.seed_rates.items())
     return f"""## Order listing at scale (`--only orders`, PostgreSQL)
 
@@ -320,9 +321,9 @@ no OFFSET, no count. What grows with the table is the index's height (one level
 between these sizes) and how much of it is cached.
 
 An email search returns every order of that email up to the page size: with
-{min(5000, scales[-1]):,} emails that is about {scales[0] / min(5000, scales[-1]):,.0f} orders at {scales[0]:,} and a full page of 20 at
-{scales[-1]:,}, so its larger p50 there is ten times the decryption and JSON, not a slower
-lookup.
+{min(5000, scales[-1]):,} emails that is about {per_email:,.0f} orders at {scales[0]:,}
+and a full page of 20 at {scales[-1]:,}, so its larger p50 there is ten times the
+decryption and JSON, not a slower lookup.
 
 Machine: {box.line()}. Measured {date}.
 """
