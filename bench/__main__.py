@@ -12,9 +12,10 @@ from types import FrameType
 
 from bench import docs, report
 from bench.errors import BenchError
+from bench.orders import goals as order_goals
 from bench.postgres import URL_VARIABLES, default_url
 from bench.procs import Servers
-from bench.runner import PARTS, Bench
+from bench.runner import DEFAULT_PARTS, PARTS, Bench
 from bench.stripe_events import MAX_SIGNED_SECONDS
 from bench.wrk import ensure_wrk, wrk_version
 
@@ -40,17 +41,36 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
-        default=list(PARTS),
-        help=f"comma-separated parts to run, of {','.join(PARTS)} (default: all)",
+        default=list(DEFAULT_PARTS),
+        help=f"comma-separated parts to run, of {','.join(PARTS)} "
+        f"(default: {','.join(DEFAULT_PARTS)}; orders only when named)",
     )
     parser.add_argument(
-        "--write-docs", action="store_true", help=f"rewrite docs/{docs.DOCS_PATH.name}"
+        "--orders-scales",
+        type=lambda text: [int(n) for n in text.split(",") if n.strip()],
+        default=[10_000, 1_000_000],
+        help="order counts the orders part seeds and measures (default 10000,1000000)",
+    )
+    parser.add_argument(
+        "--orders-connections",
+        type=int,
+        default=8,
+        help="wrk connections for the orders part (latency, not throughput, is its figure)",
+    )
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help=f"rewrite docs/{docs.DOCS_PATH.name} (with --only orders: its own section only)",
     )
     args = parser.parse_args(argv)
     if not args.only or set(args.only) - set(PARTS):
         parser.error(f"--only takes parts of {','.join(PARTS)}")
-    if args.write_docs and set(args.only) != set(PARTS):
-        parser.error("--write-docs needs every part (no --only)")
+    if args.write_docs and set(args.only) not in (set(DEFAULT_PARTS), {"orders"}):
+        parser.error("--write-docs needs every default part (no --only), or --only orders")
+    if "orders" in args.only and not args.postgres_url:
+        parser.error("the orders part runs on PostgreSQL: give --postgres-url")
+    if not 1 <= args.orders_connections <= 1000:
+        parser.error("--orders-connections must be 1..1000")
     if not 5 <= args.drain_events <= 1_000_000:
         parser.error("--drain-events must be 5..1000000")
     if "ingest" in args.only and max(args.duration, args.warmup) > MAX_SIGNED_SECONDS:
@@ -94,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     rows = [bench.rows[key] for key in report.ORDER if key in bench.rows]
+    rows += [row for key, row in bench.rows.items() if key.startswith("orders_")]
     goal_list = report.goals(bench.rows, postgres_given=bool(args.postgres_url))
+    if bench.orders is not None:
+        goal_list += order_goals(bench.orders)
     flow = bench.flow
     client_cpu = flow.client_cpu_seconds / flow.elapsed if flow and flow.elapsed else 0.0
     print()
@@ -107,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {failure}", file=sys.stderr)
         print("(docs/BENCHMARKS.md left unchanged)" if args.write_docs else "", file=sys.stderr)
         return 1
-    if args.write_docs:
+    if args.write_docs and set(args.only) == {"orders"}:
+        assert bench.orders is not None
+        section = docs.render_orders_section(
+            bench.orders, order_goals(bench.orders), box, args=args
+        )
+        print(f"bench: wrote the orders section of {docs.write_section('orders', section)}")
+    elif args.write_docs:
         text = docs.render_docs(
             rows,
             goal_list,

@@ -4,7 +4,9 @@ Parts (``--only``): ``routes`` (floor, products, checkout creation), ``ingest`` 
 webhook ingestion), ``flow`` (the full guest checkout), ``drain`` (the inbox worker on
 SQLite, and on PostgreSQL when a server is given), ``vault`` (key rotation rate and the
 sign-in password check), ``me`` (a signed-in customer's ``GET /v1/me`` and
-``GET /v1/me/orders``, with the vault on and, to price it, off).
+``GET /v1/me/orders``, with the vault on and, to price it, off), and, only when asked
+for, ``orders`` (the private order list at 10,000 and 1,000,000 orders on PostgreSQL;
+``bench/orders.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bench.floor_app import READY as FLOOR_READY
 from bench.flow import FlowFailed, FlowResult, make_purchases, percentile, run_flow
 from bench.ingest_app import READY as INGEST_READY
 from bench.me_app import READY as ME_READY
+from bench.orders import OrdersResult, run_orders
 from bench.postgres import bench_schema
 from bench.procs import Server, Servers, free_port, run_step
 from bench.stripe_events import HOOK_SECRET, write_pool
@@ -33,8 +36,10 @@ from bench.vault import rotation_rate, sign_in_latency
 from bench.wrk import TIMEOUT_S, WrkResult, run_wrk, write_get_script, write_post_script
 
 PUBLISHABLE_KEY = "pk_test_emulator_dev"
-PARTS = ("routes", "ingest", "me", "flow", "drain", "vault")
+PARTS = ("routes", "ingest", "me", "flow", "drain", "vault", "orders")
 ME_ORDERS = 10  # the customer's order history (GET /v1/me/orders returns them all)
+# A run without --only: every part but orders, whose million-order seeding takes minutes.
+DEFAULT_PARTS = ("routes", "ingest", "me", "flow", "drain", "vault")
 _URL = r"(http://127\.0\.0\.1:\d+)"
 EVENTS_PER_PAYMENT = 5
 
@@ -87,6 +92,7 @@ class Bench:
         self.failures: list[str] = []
         self.rows: dict[str, report.Row] = {}
         self.flow: FlowResult | None = None
+        self.orders: OrdersResult | None = None
         self._runs = 0
 
     # --- servers --------------------------------------------------------------------------
@@ -138,6 +144,11 @@ class Bench:
         return env
 
     def start_service(self, env: dict[str, str], name: str) -> tuple[Server, str]:
+        server, urls = self.start_service_urls(env, name)
+        return server, urls["api"]
+
+    def start_service_urls(self, env: dict[str, str], name: str) -> tuple[Server, dict[str, str]]:
+        """The service and its listeners' URLs (``api``, ``private``)."""
         cli, log = checkout_cli(), self.tmp / f"{name}.log"
         print(f"bench: checkout migrate && checkout seed && checkout serve ({name})", flush=True)
         run_step("checkout migrate", [cli, "migrate"], env, log)
@@ -151,7 +162,7 @@ class Bench:
             }
         )
         print(f"bench: service ready: api {urls['api']} (pid {server.pid})")
-        return server, urls["api"]
+        return server, urls
 
     def start_ingest(self, stripe: str) -> tuple[Server, str]:
         env = self.service_env("ingest-data", stripe, None)
@@ -196,16 +207,24 @@ class Bench:
         return script(seconds, floor_rps)
 
     def measure(
-        self, label: str, server: Server, url: str, script: Script, floor_rps: float
+        self,
+        label: str,
+        server: Server,
+        url: str,
+        script: Script,
+        floor_rps: float,
+        *,
+        connections: int | None = None,
     ) -> tuple[WrkResult, float]:
         a = self.args
+        conns = connections or a.connections
         print(f"bench: {label}: {a.warmup} s warm-up, {a.duration} s measured ...", flush=True)
         if a.warmup:
             lua = self._script(script, a.warmup, floor_rps)
-            self._check(f"{label} (warm-up)", run_wrk(self.wrk, url, a.warmup, a.connections, lua))
+            self._check(f"{label} (warm-up)", run_wrk(self.wrk, url, a.warmup, conns, lua))
         lua = self._script(script, a.duration, floor_rps)
         cpu0, t0 = server.cpu_seconds(), time.monotonic()
-        result = run_wrk(self.wrk, url, a.duration, a.connections, lua)
+        result = run_wrk(self.wrk, url, a.duration, conns, lua)
         cpu = (server.cpu_seconds() - cpu0) / max(time.monotonic() - t0, 1e-9)
         self._check(label, result)
         if not server.alive():
@@ -390,6 +409,11 @@ class Bench:
     def run(self) -> None:
         parts = set(self.args.only)
         stripe = self.start_emulator()
+        if "orders" in parts:
+            self.orders = run_orders(self, stripe)
+            self.rows.update(self.orders.rows)
+            if not parts - {"orders"}:
+                return
         floor = self.start_floor() if parts & {"routes", "ingest", "me"} else None
         env = self.service_env("data", stripe, None)
         server, api = self.start_service(env, "service")

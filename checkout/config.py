@@ -82,6 +82,9 @@ class Settings:
     # Old KEKs during a KEK rotation: they only unwrap, until ``checkout keys rotate`` has
     # re-wrapped every data key under ``kek`` (``checkout keys status`` says when).
     kek_previous: tuple[Secret, ...] = ()
+    # Whether CHECKOUT_PRIVATE_HOST was given (non-empty): only then may the private
+    # listener bind anything but loopback (checkout.serve.check_private_bind).
+    private_host_explicit: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -125,7 +128,7 @@ def _float(env: Mapping[str, str], name: str, default: float, problems: list[str
     return value
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -274,7 +277,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             problems.append("CHECKOUT_STRIPE_API_BASE is not set")
         else:
             parts = urlsplit(stripe_base)
-            if parts.scheme != "https" or _is_loopback(parts.hostname or ""):
+            if parts.scheme != "https" or is_loopback(parts.hostname or ""):
                 problems.append(
                     "CHECKOUT_STRIPE_API_BASE points at an emulator or plain http; "
                     "production needs https://api.stripe.com"
@@ -297,7 +300,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         paypal_secret = paypal_secret or DEV_PAYPAL_CLIENT_SECRET
     if prod and (paypal_id or paypal_base):
         parts = urlsplit(paypal_base)
-        if parts.scheme != "https" or _is_loopback(parts.hostname or ""):
+        if parts.scheme != "https" or is_loopback(parts.hostname or ""):
             problems.append(
                 "CHECKOUT_PAYPAL_API_BASE points at an emulator or plain http; production "
                 "needs https://api-m.paypal.com"
@@ -356,6 +359,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_host=public_host,
         public_port=public_port,
         private_host=private_host,
+        private_host_explicit=bool(env.get("CHECKOUT_PRIVATE_HOST", "").strip()),
         private_port=private_port,
         storefront_port=storefront_port,
         stripe_emulator_port=stripe_emulator_port,

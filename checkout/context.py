@@ -17,11 +17,13 @@ from checkout.services.audit_log import AuditLog
 from checkout.services.catalog import CatalogService
 from checkout.services.checkouts import CheckoutService
 from checkout.services.customer_orders import CustomerOrders
+from checkout.services.customer_records import CustomerRecords
 from checkout.services.erasure import ErasureService
 from checkout.services.export import ExportService
 from checkout.services.fulfillments import Fulfillments
 from checkout.services.mail import MailDispatch
 from checkout.services.operations import PaymentOperations
+from checkout.services.order_listing import OrderListing
 from checkout.services.password_work import PasswordWork
 from checkout.services.payments import PaymentService
 from checkout.services.paypal_event_refs import PayPalEventRefs
@@ -90,6 +92,8 @@ class AppContext:
     retention: Retention
     staff: StaffService
     audit_log: AuditLog
+    order_listing: OrderListing
+    customer_records: CustomerRecords
     outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -280,4 +284,6 @@ def build_context(
             passwords=passwords,
         ),
         audit_log=AuditLog(uow),
+        order_listing=OrderListing(uow, order_codec, blind_index),
+        customer_records=CustomerRecords(uow, cipher),
     )

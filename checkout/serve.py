@@ -20,7 +20,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from checkout import paypal_dev
-from checkout.config import Settings
+from checkout.config import Settings, is_loopback
 from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
 from checkout.devguide import walkthrough
@@ -36,6 +36,25 @@ class SchemaOutOfDate(Exception):
             f"the database schema is at {current}, this release needs {head}: "
             "run `checkout migrate` first"
         )
+
+
+class PrivateBindRefused(Exception):
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"the private listener would bind {host or 'every interface'!r}, which is not "
+            "loopback; set CHECKOUT_PRIVATE_HOST to the address to expose it on"
+        )
+
+
+def check_private_bind(settings: Settings) -> None:
+    """The private listener (API keys, customer data, metrics) binds loopback unless an
+    operator named another address in CHECKOUT_PRIVATE_HOST. An empty value (a template
+    left unfilled) would bind every interface, so it is refused, not obeyed."""
+    if is_loopback(settings.private_host):
+        return
+    if settings.private_host_explicit and settings.private_host.strip():
+        return
+    raise PrivateBindRefused(settings.private_host)
 
 
 class _Server(uvicorn.Server):
@@ -95,6 +114,7 @@ class Service:
 
     async def run(self) -> None:
         s = self.settings
+        check_private_bind(s)  # before anything binds
         tasks: list[asyncio.Task[None]] = []
         try:
             stripe_base = None
@@ -205,7 +225,7 @@ def run_service(settings: Settings) -> int:
 
     try:
         _runner(main)
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, PrivateBindRefused) as exc:
         print(f"checkout: cannot start: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # uvicorn exits on a failed bind

@@ -152,10 +152,17 @@ class PaymentOperationRow(SQLModel, table=True):
 
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = (
+        # Staff and integration order lists: newest first by (created_at, id), paged by
+        # keyset; one index per filter, each ending in the sort key (store/order_listing).
+        sa.Index("ix_orders_created_at_id", "created_at", "id"),
+        sa.Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
+        sa.Index("ix_orders_email_index_created_at_id", "email_index", "created_at", "id"),
+    )
     id: str = Field(primary_key=True, max_length=64)
     checkout_id: str = Field(foreign_key="checkouts.id", unique=True, max_length=64)
     customer_id: str | None = Field(default=None, max_length=64, index=True)
-    status: str = Field(max_length=24, index=True)
+    status: str = Field(max_length=24)
     currency: str = Field(max_length=3)
     subtotal: int = _money()
     shipping: int = _money()
@@ -163,13 +170,13 @@ class OrderRow(SQLModel, table=True):
     email_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     shipping_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     billing_address_enc: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
-    email_index: str | None = Field(default=None, max_length=64, index=True)
+    email_index: str | None = Field(default=None, max_length=64)
     # When the first shipment went out; fulfillment is apart from the payment-led status.
     fulfilled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     # When its personal fields were erased (the customer's erasure, or retention).
     erased_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     version: int = 1
-    created_at: datetime = _ts(index=True)
+    created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
 

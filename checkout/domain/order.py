@@ -1,4 +1,5 @@
-"""An order as its customer sees it: amounts, lines and the contact it was placed with."""
+"""An order: amounts, lines and the contact it was placed with; and, for staff and
+integrations, the order with its payments and shipments."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from checkout.domain.checkout import Contact
+from checkout.domain.fulfillment import Fulfillment
 from checkout.domain.money import Money
 
 
@@ -31,3 +33,28 @@ class Order:
     contact: Contact
     created_at: datetime
     fulfilled_at: datetime | None
+
+
+# Statuses an order can be in (checkout.domain.orders maps payments onto them).
+ORDER_STATUSES = frozenset({"authorized", "paid", "partially_refunded", "refunded", "canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSummary:
+    """What an order's reader needs of each payment: no token, no provider reference."""
+
+    id: str
+    provider: str
+    status: str
+    amount: Money
+    amount_captured: Money
+    amount_refunded: Money
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    """An order with its payments and shipments, as staff and integrations read it."""
+
+    order: Order
+    payments: tuple[PaymentSummary, ...]
+    fulfillments: tuple[Fulfillment, ...]

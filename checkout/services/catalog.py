@@ -11,10 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
+import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from checkout.domain.catalog import Product
+from checkout.domain.money import Money
 from checkout.services.uow import UnitOfWork
+from checkout.store import audit
 from checkout.store import catalog as store
 
 # Bound on remembered skus, so a client naming random skus cannot grow memory.
@@ -65,3 +68,38 @@ class CatalogService:
             product = store.upsert_product(conn, sku=sku, name=name, active=active, prices=prices)
         self._by_sku.pop(sku, None)
         return product
+
+    async def put(
+        self, *, sku: str, name: str, price: Money, active: bool, actor: audit.Actor
+    ) -> tuple[Product, bool]:
+        """Create or update the product ``sku`` (its price in ``price``'s currency; its
+        prices in other currencies stay), audited; the product and whether it is new.
+        The same request twice leaves the same product: a PUT is idempotent by nature."""
+
+        def attempt() -> tuple[Product, bool]:
+            with self._uow.write() as conn:
+                created = not store.products_by_sku(conn, [sku])
+                product = store.upsert_product(
+                    conn, sku=sku, name=name, active=active, prices={price.currency: price.amount}
+                )
+                audit.record(
+                    conn,
+                    actor,
+                    audit.AuditEvent(
+                        action="product.created" if created else "product.updated",
+                        target_type="product",
+                        target_id=product.id,
+                        details={"sku": sku, "currency": price.currency, "active": active},
+                    ),
+                )
+            self._by_sku.pop(sku, None)
+            return product, created
+
+        def work() -> tuple[Product, bool]:
+            try:
+                return attempt()
+            except sa.exc.IntegrityError:
+                # Two first PUTs of one sku raced and the other inserted it: now an update.
+                return attempt()
+
+        return await self._uow.run(work)

@@ -23,7 +23,7 @@ _ONE = sa.select(_O).where(
 )
 
 
-def _lines(conn: Connection, orders: Sequence[Any]) -> dict[str, list[OrderLine]]:
+def lines_of(conn: Connection, orders: Sequence[Any]) -> dict[str, list[OrderLine]]:
     if not orders:
         return {}
     currency = {o.id: o.currency for o in orders}
@@ -47,7 +47,7 @@ def _lines(conn: Connection, orders: Sequence[Any]) -> dict[str, list[OrderLine]
     return out
 
 
-def _order(row: Any, lines: list[OrderLine], codec: ContactCodec) -> Order:
+def order_of(row: Any, lines: list[OrderLine], codec: ContactCodec) -> Order:
     cur = row.currency
     return Order(
         id=row.id,
@@ -69,7 +69,7 @@ def get(conn: Connection, codec: ContactCodec, customer_id: str, order_id: str) 
     row = conn.execute(_ONE, {"b_id": order_id, "b_customer": customer_id}).first()
     if row is None:
         return None
-    return _order(row, _lines(conn, [row]).get(row.id, []), codec)
+    return order_of(row, lines_of(conn, [row]).get(row.id, []), codec)
 
 
 def page(
@@ -99,5 +99,5 @@ def page(
     rows = conn.execute(q.order_by(_O.c.created_at.desc(), _O.c.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    lines = _lines(conn, rows)
-    return [_order(r, lines.get(r.id, []), codec) for r in rows], more
+    lines = lines_of(conn, rows)
+    return [order_of(r, lines.get(r.id, []), codec) for r in rows], more

@@ -1,7 +1,15 @@
 """Routes of the private listener: health, metrics, and the integration API (API keys).
 
-Each route declares its policy (``checkout.web.s2s_auth``); the remaining integration
-routes (orders, customers, catalog) arrive with the staff issue.
+Each route declares its policy (``checkout.web.s2s_auth``).
+
+Personal data by scope. ``orders:read`` is what a warehouse or an ERP holds: it gets the
+order whole with the full shipping address (a parcel cannot ship without it) but the
+customer's email masked and the billing address without its street lines, the
+``FULFILLMENT`` disclosure staff of that role get. A key that also holds
+``customers:read`` is trusted with the customer's contact data: orders come with email
+and addresses in the clear (``FULL``), and ``GET /s2s/v1/customers/{id}`` opens the
+customer record. Every answer that shows personal data is audited (one event per
+request, ids and counts only) and marked ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -17,16 +25,26 @@ from starlette.routing import BaseRoute, Route
 from checkout.access.api_keys import ApiKey
 from checkout.access.scopes import Scope
 from checkout.context import AppContext
+from checkout.domain.disclosure import FULFILLMENT, FULL, Disclosure
 from checkout.domain.fulfillment import clean_label
+from checkout.domain.money import Money
 from checkout.services.order_events import fulfillment_json
 from checkout.store import payments as payment_store
+from checkout.store.audit import Actor
 from checkout.web.errors import ServiceUnavailable, ValidationFailed
 from checkout.web.jsonio import json_response, read_json
+from checkout.web.order_query import order_query
+from checkout.web.order_views import order_detail_json
 from checkout.web.paths import path_id
+from checkout.web.request_id import request_id_of
 from checkout.web.s2s_auth import KeyAuth, open_route
-from checkout.web.schemas import FulfillmentIn, WebhookEndpointIn
+from checkout.web.schemas import SKU_PATTERN, FulfillmentIn, ProductPutIn, WebhookEndpointIn
+from checkout.web.views import customer_json, product_json
 from webhooks import backlog
 from webhooks.subscriptions import Endpoint
+
+# Personal data: never kept by a proxy or a client cache.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def endpoint_json(ep: Endpoint, secret: str | None = None) -> dict[str, Any]:
@@ -51,10 +69,22 @@ class PrivateEndpoints:
     def routes(self) -> list[BaseRoute]:
         manage = self.auth.requires(Scope.WEBHOOKS_MANAGE)
         fulfill = self.auth.requires(Scope.ORDERS_FULFILL)
+        read_orders = self.auth.requires(Scope.ORDERS_READ)
+        read_customers = self.auth.requires(Scope.CUSTOMERS_READ)
+        write_catalog = self.auth.requires(Scope.CATALOG_WRITE)
         idem = self.ctx.idempotency
         return [
             Route("/healthz", open_route(self.healthz), methods=["GET"]),
             Route("/metrics", open_route(self.metrics), methods=["GET"]),
+            Route("/s2s/v1/orders", read_orders(self.list_orders), methods=["GET"]),
+            Route("/s2s/v1/orders/{order_id}", read_orders(self.get_order), methods=["GET"]),
+            Route(
+                "/s2s/v1/customers/{customer_id}",
+                read_customers(self.get_customer),
+                methods=["GET"],
+            ),
+            # PUT is idempotent by nature; an Idempotency-Key also replays the first answer.
+            Route("/s2s/v1/products/{sku}", write_catalog(idem(self.put_product)), methods=["PUT"]),
             # The key is checked before the idempotency layer, so a request without a
             # valid key never claims (or replays) a stored response.
             Route(
@@ -103,6 +133,51 @@ class PrivateEndpoints:
                 self.ctx.metrics.backlog.labels(name).set(value)
             self.ctx.metrics.backlog.labels("payments_held_for_review").set(held)
         return Response(generate_latest(self.ctx.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @staticmethod
+    def _actor(request: Request) -> Actor:
+        key: ApiKey = request.state.api_key
+        return Actor("api_key", key.id, request_id_of(request.scope))
+
+    @staticmethod
+    def _disclosure(request: Request) -> Disclosure:
+        key: ApiKey = request.state.api_key
+        return FULL if key.allows(Scope.CUSTOMERS_READ) else FULFILLMENT
+
+    async def list_orders(self, request: Request) -> Response:
+        query = order_query(request)
+        policy = self._disclosure(request)
+        page = await self.ctx.order_listing.list(query, policy, self._actor(request))
+        data = [order_detail_json(d, policy) for d in page.data]
+        return json_response(
+            {"object": "list", "data": data, "has_more": page.has_more}, headers=_NO_STORE
+        )
+
+    async def get_order(self, request: Request) -> Response:
+        policy = self._disclosure(request)
+        detail = await self.ctx.order_listing.get(
+            path_id(request, "order_id"), policy, self._actor(request)
+        )
+        return json_response(order_detail_json(detail, policy), headers=_NO_STORE)
+
+    async def get_customer(self, request: Request) -> Response:
+        customer = await self.ctx.customer_records.read(
+            path_id(request, "customer_id"), self._actor(request)
+        )
+        return json_response(customer_json(customer), headers=_NO_STORE)
+
+    async def put_product(self, request: Request) -> Response:
+        sku = str(request.path_params["sku"])
+        if not SKU_PATTERN.fullmatch(sku):
+            raise ValidationFailed(
+                "The sku is invalid.", fields={"sku": "1-64 of A-Z a-z 0-9 . _ -"}
+            )
+        body = await read_json(request, ProductPutIn)
+        price = Money(body.price.amount, body.price.currency)
+        product, created = await self.ctx.catalog.put(
+            sku=sku, name=body.name, price=price, active=body.active, actor=self._actor(request)
+        )
+        return json_response(product_json(product, price.currency), status=201 if created else 200)
 
     async def create_fulfillment(self, request: Request) -> Response:
         order_id = path_id(request, "order_id")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from checkout.domain.money import is_currency
 
+SKU_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Email = Annotated[
@@ -157,3 +159,20 @@ class StaffMemberIn(_Strict):
 class StaffMemberPatchIn(_Strict):
     role: StaffRole | None = None
     active: bool | None = None
+
+
+# The private listener's catalog writes.
+MAX_AMOUNT = 10**12 - 1  # minor units; far beyond any product, well inside BIGINT
+
+
+class MoneyIn(_Strict):
+    amount: int = Field(ge=0, le=MAX_AMOUNT)
+    currency: Currency
+
+    _currency = field_validator("currency")(_known_currency)
+
+
+class ProductPutIn(_Strict):
+    name: Text
+    price: MoneyIn
+    active: bool

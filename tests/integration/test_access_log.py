@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from checkout.context import AppContext
 from checkout.logs import BatchingStreamHandler, configure_logging
 
 pytestmark = pytest.mark.anyio
@@ -62,3 +63,21 @@ async def test_without_the_json_handler_it_logs_the_ordinary_way(
         await api.get("/v1/products")
     (record,) = [r for r in caplog.records if r.name == "checkout.access"]
     assert record.getMessage() == "request" and record.__dict__["route"] == "/v1/products"
+
+
+async def test_an_email_searched_for_on_the_private_listener_is_not_logged(
+    ctx: AppContext, private_api: httpx.AsyncClient, log_stream: io.StringIO
+) -> None:
+    from checkout.access.scopes import Scope
+
+    _, secret = ctx.api_keys.create(frozenset({Scope.ORDERS_READ}))
+    headers = {"Authorization": f"Bearer {secret}"}
+    ok = await private_api.get("/s2s/v1/orders?q=wanted.person@example.com", headers=headers)
+    bad = await private_api.get(
+        "/s2s/v1/orders?q=wanted.person@example.com&limit=0", headers=headers
+    )
+    assert ok.status_code == 200 and bad.status_code == 422
+    assert "wanted.person" not in bad.text
+    access = [x for x in _lines(log_stream) if x["logger"] == "checkout.access"]
+    assert {x["route"] for x in access} == {"/s2s/v1/orders"}
+    assert "wanted.person" not in log_stream.getvalue() and secret not in log_stream.getvalue()

@@ -159,6 +159,17 @@ async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
     assert policies[("/healthz", "GET")] == "open"
     assert policies[("/s2s/v1/webhook-endpoints", "POST")] == "scope:webhooks:manage"
     assert policies[("/s2s/v1/orders/{order_id}/fulfillments", "POST")] == "scope:orders:fulfill"
+    assert policies[("/s2s/v1/orders", "GET")] == "scope:orders:read"
+    assert policies[("/s2s/v1/orders/{order_id}", "GET")] == "scope:orders:read"
+    assert policies[("/s2s/v1/customers/{customer_id}", "GET")] == "scope:customers:read"
+    assert policies[("/s2s/v1/products/{sku}", "PUT")] == "scope:catalog:write"
+    assert {p for (path, _), p in policies.items() if path.startswith("/s2s/")} <= {
+        "scope:webhooks:manage",
+        "scope:orders:fulfill",
+        "scope:orders:read",
+        "scope:customers:read",
+        "scope:catalog:write",
+    }
     assert all(
         p is not None and p.startswith("scope:")
         for (path, _), p in policies.items()
