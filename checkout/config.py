@@ -79,6 +79,9 @@ class Settings:
     # Dev with the PayPal emulator only: where its webhook signing PKI lives. Never set in
     # production, so the pinned dev certificate can never be trusted there.
     paypal_dev_pki: Path | None = None
+    # Tests only (CHECKOUT_TEST_RECORD_REQUESTS, refused in production): every request that
+    # reaches a listener is written here raw, to prove what did and did not arrive.
+    request_record_file: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -156,6 +159,18 @@ def _is_dev_ca(bundle: Path, dev_pki: Path) -> bool:
         return dev_ca.is_file() and dev_ca.read_bytes().strip() in bundle.read_bytes()
     except OSError:
         return False
+
+
+def _is_origin(value: str) -> bool:
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path == ""
+        and not parts.query
+        and not parts.fragment
+        and parts.username is None
+    )
 
 
 def _secret_from(env: Mapping[str, str], name: str) -> str | None:
@@ -328,6 +343,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     if any(o == "*" for o in cors):
         problems.append("CHECKOUT_CORS_ORIGINS must list origins; '*' is not allowed")
+    elif any(not _is_origin(o) for o in cors):
+        problems.append(
+            "CHECKOUT_CORS_ORIGINS must list origins such as https://shop.example "
+            "(scheme, host and port only, no path)"
+        )
+
+    record_raw = env.get("CHECKOUT_TEST_RECORD_REQUESTS")
+    if record_raw and prod:
+        problems.append("CHECKOUT_TEST_RECORD_REQUESTS is for tests and refused in production")
 
     retention_days = _int(env, "CHECKOUT_RETENTION_DAYS", 365, problems)
     if retention_days < 1:
@@ -368,4 +392,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         catalog_cache_seconds=_float(env, "CHECKOUT_CATALOG_CACHE_SECONDS", 1.0, problems),
         log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),
         retention_days=retention_days,
+        request_record_file=Path(record_raw) if record_raw else None,
     )

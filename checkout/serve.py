@@ -1,6 +1,6 @@
 """``checkout serve``: both listeners, the worker loop and, in dev, the Stripe and PayPal
-emulators (each delivering signed webhooks to our public listener), in one process on
-one event loop.
+emulators (each delivering signed webhooks to our public listener) and the demo
+storefront, in one process on one event loop.
 
 Uvicorn's per-server signal capture is replaced by one handler that stops every server
 together, so Ctrl-C ends the whole set cleanly. A listener that fails to bind ends the
@@ -24,6 +24,7 @@ from checkout.config import Settings
 from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
 from checkout.devguide import walkthrough
+from checkout.storefront import SDK_ROOT, StorefrontConfig, create_storefront_app
 from checkout.web.factory import create_private_app, create_public_app
 from checkout.worker import worker_for
 
@@ -98,6 +99,7 @@ class Service:
         tasks: list[asyncio.Task[None]] = []
         try:
             stripe_base = None
+            storefront_url = None
             if s.run_stripe_emulator:
                 from providers.stripe_emulator import create_app as stripe_emulator
 
@@ -166,16 +168,30 @@ class Service:
                     "public listener", create_public_app(ctx), s.public_host, s.public_port
                 )
             )
+            public_port = self.servers[-1].bound_port
             tasks.append(
                 await self._start(
                     "private listener", create_private_app(ctx), s.private_host, s.private_port
                 )
             )
+            if not s.is_production and SDK_ROOT.is_dir():
+                api_host = "127.0.0.1" if s.public_host in ("0.0.0.0", "::") else s.public_host  # noqa: S104
+                storefront = create_storefront_app(
+                    StorefrontConfig(
+                        api_base=f"http://{api_host}:{public_port}",
+                        publishable_key=s.stripe_publishable_key,
+                        hosted_fields_url=stripe_base,
+                    )
+                )
+                tasks.append(
+                    await self._start("storefront", storefront, "127.0.0.1", s.storefront_port)
+                )
+                storefront_url = f"http://127.0.0.1:{self.servers[-1].bound_port}"
             worker = asyncio.create_task(worker_for(ctx).run(self.stop_event), name="worker")
             tasks.append(worker)
             self.announce("worker loop running")
             if not s.is_production:
-                self.announce(walkthrough(s, stripe_base or s.stripe_api_base))
+                self.announce(walkthrough(s, stripe_base or s.stripe_api_base, storefront_url))
             await asyncio.wait(
                 [*tasks, asyncio.create_task(self.stop_event.wait())],
                 return_when=asyncio.FIRST_COMPLETED,
