@@ -96,5 +96,10 @@ def create_storefront_app(config: StorefrontConfig, root: Path = SDK_ROOT) -> St
 
     routes = [Route(path, static, methods=["GET"]) for path in _FILES]
     routes.append(Route("/sdk/{name}", sdk_module, methods=["GET"]))
+
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204, headers=headers)
+
     routes.append(Route("/config.json", page_config, methods=["GET"]))
+    routes.append(Route("/favicon.ico", no_icon, methods=["GET"]))
     return Starlette(routes=routes)
