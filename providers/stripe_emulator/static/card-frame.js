@@ -9,7 +9,7 @@ const cvc = document.getElementById("cvc");
 const errorLine = document.getElementById("error");
 
 function tell(message) {
-  // Always addressed to the one origin named in our URL, never "*".
+  // Always addressed to the one origin named in our URL, never to any origin.
   window.parent.postMessage(message, parentOrigin);
 }
 
