@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest jstest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -29,7 +29,15 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The storefront SDK's unit tests (node --test); skipped, saying so, where node is absent.
+jstest:
+	@if command -v node >/dev/null 2>&1; then \
+		cd sdk-js-stub && node --test; \
+	else \
+		echo "jstest: SKIPPED, node is not installed (the SDK's tests need Node >= 18)"; \
+	fi
+
+test: lint typecheck jstest pytest
 
 bench: install
 	$(BIN)/python -m bench

@@ -85,6 +85,9 @@ class Settings:
     # Whether CHECKOUT_PRIVATE_HOST was given (non-empty): only then may the private
     # listener bind anything but loopback (checkout.serve.check_private_bind).
     private_host_explicit: bool = False
+    # Tests only (CHECKOUT_TEST_RECORD_REQUESTS, refused in production): every request that
+    # reaches a listener is written here raw, to prove what did and did not arrive.
+    request_record_file: Path | None = None
 
     @property
     def is_production(self) -> bool:
@@ -165,6 +168,18 @@ def _is_dev_ca(bundle: Path, dev_pki: Path) -> bool:
         return dev_ca.is_file() and dev_ca.read_bytes().strip() in bundle.read_bytes()
     except OSError:
         return False
+
+
+def _is_origin(value: str) -> bool:
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path == ""
+        and not parts.query
+        and not parts.fragment
+        and parts.username is None
+    )
 
 
 def _secret_from(env: Mapping[str, str], name: str) -> str | None:
@@ -345,6 +360,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     if any(o == "*" for o in cors):
         problems.append("CHECKOUT_CORS_ORIGINS must list origins; '*' is not allowed")
+    elif any(not _is_origin(o) for o in cors):
+        problems.append(
+            "CHECKOUT_CORS_ORIGINS must list origins such as https://shop.example "
+            "(scheme, host and port only, no path)"
+        )
+
+    record_raw = env.get("CHECKOUT_TEST_RECORD_REQUESTS")
+    if record_raw and prod:
+        problems.append("CHECKOUT_TEST_RECORD_REQUESTS is for tests and refused in production")
 
     retention_days = _int(env, "CHECKOUT_RETENTION_DAYS", 365, problems)
     if retention_days < 1:
@@ -387,4 +411,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),
         retention_days=retention_days,
         kek_previous=tuple(Secret(k.strip()) for k in kek_previous),
+        request_record_file=Path(record_raw) if record_raw else None,
     )

@@ -7,15 +7,21 @@ from checkout.config import Settings
 _JSON_FIELD = "python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])'"
 
 
-def walkthrough(settings: Settings, stripe_base: str) -> str:
+def walkthrough(settings: Settings, stripe_base: str, storefront: str | None = None) -> str:
     api = f"http://127.0.0.1:{settings.public_port}"
+    shop = (
+        f"Demo storefront: {storefront}  (open it in a browser: the JS SDK, the card "
+        "iframe, 3-D Secure)\n"
+        if storefront
+        else ""
+    )
     private = f"http://127.0.0.1:{settings.private_port}"
     pk = settings.stripe_publishable_key
     return f"""
 Public API:  {api}
 Private API: {private}  (/healthz, /metrics)
 Stripe emulator: {stripe_base}
-
+{shop}
 Buy something as a guest (paste into another shell):
 
   API={api}; STRIPE={stripe_base}

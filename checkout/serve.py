@@ -1,6 +1,6 @@
 """``checkout serve``: both listeners, the worker loop and, in dev, the Stripe and PayPal
-emulators (each delivering signed webhooks to our public listener), in one process on
-one event loop.
+emulators (each delivering signed webhooks to our public listener) and the demo
+storefront, in one process on one event loop.
 
 Uvicorn's per-server signal capture is replaced by one handler that stops every server
 together, so Ctrl-C ends the whole set cleanly. A listener that fails to bind ends the
@@ -24,6 +24,7 @@ from checkout.config import Settings, is_loopback
 from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
 from checkout.devguide import walkthrough
+from checkout.storefront import SDK_ROOT, StorefrontConfig, create_storefront_app
 from checkout.web.factory import create_private_app, create_public_app
 from checkout.worker import worker_for
 
@@ -112,64 +113,65 @@ class Service:
         self.announce(f"{name} ready on http://{host}:{server.bound_port}")
         return task
 
+    async def _stripe_emulator(self, tasks: list[asyncio.Task[None]]) -> str:
+        """The Stripe emulator (dev): started, its task added; its base URL."""
+        from providers.stripe_emulator import create_app as stripe_emulator
+
+        s = self.settings
+        base = f"http://127.0.0.1:{s.stripe_emulator_port}"
+        # It delivers its webhooks to our own public listener, signed with the
+        # first configured secret: the dev loop exercises the whole inbox path.
+        hook_url = (
+            f"http://{s.public_host}:{s.public_port}/webhooks/stripe"
+            if s.public_port and s.stripe_webhook_secrets
+            else None
+        )
+        app = stripe_emulator(
+            secret_key=str(s.stripe_secret_key),
+            publishable_key=s.stripe_publishable_key,
+            public_base_url=base,
+            webhook_url=hook_url,
+            webhook_secret=str(s.stripe_webhook_secrets[0]) if hook_url else None,
+        )
+        tasks.append(await self._start("stripe emulator", app, "127.0.0.1", s.stripe_emulator_port))
+        return f"http://127.0.0.1:{self.servers[-1].bound_port}"
+
+    async def _paypal_emulator(self, tasks: list[asyncio.Task[None]]) -> str:
+        """The PayPal emulator (dev): started, its task added; its base URL."""
+        from providers.paypal_emulator import create_app as paypal_emulator
+
+        s = self.settings
+        base = f"http://127.0.0.1:{s.paypal_emulator_port}"
+        # Like the Stripe emulator, it delivers to our own public listener. It signs
+        # with the test PKI kept in the data dir (made here, once), which the
+        # verifier that build_context makes trusts, with the certificate pinned.
+        pki_dir = s.paypal_dev_pki if s.public_port else None
+        signing = (
+            await asyncio.to_thread(paypal_dev.ensure_identity, pki_dir)
+            if pki_dir is not None
+            else None
+        )
+        app = paypal_emulator(
+            client_id=s.paypal_client_id,
+            client_secret=str(s.paypal_client_secret),
+            public_base_url=base,
+            webhook_url=(
+                f"http://{s.public_host}:{s.public_port}/webhooks/paypal" if signing else None
+            ),
+            webhook_id=s.paypal_webhook_id,
+            signing=signing,
+        )
+        tasks.append(await self._start("paypal emulator", app, "127.0.0.1", s.paypal_emulator_port))
+        return f"http://127.0.0.1:{self.servers[-1].bound_port}"
+
     async def run(self) -> None:
         s = self.settings
         check_private_bind(s)  # before anything binds
         tasks: list[asyncio.Task[None]] = []
         try:
-            stripe_base = None
-            if s.run_stripe_emulator:
-                from providers.stripe_emulator import create_app as stripe_emulator
-
-                base = f"http://127.0.0.1:{s.stripe_emulator_port}"
-                # It delivers its webhooks to our own public listener, signed with the
-                # first configured secret: the dev loop exercises the whole inbox path.
-                hook_url = (
-                    f"http://{s.public_host}:{s.public_port}/webhooks/stripe"
-                    if s.public_port and s.stripe_webhook_secrets
-                    else None
-                )
-                app = stripe_emulator(
-                    secret_key=str(s.stripe_secret_key),
-                    publishable_key=s.stripe_publishable_key,
-                    public_base_url=base,
-                    webhook_url=hook_url,
-                    webhook_secret=str(s.stripe_webhook_secrets[0]) if hook_url else None,
-                )
-                tasks.append(
-                    await self._start("stripe emulator", app, "127.0.0.1", s.stripe_emulator_port)
-                )
-                stripe_base = f"http://127.0.0.1:{self.servers[-1].bound_port}"
-            paypal_base = None
-            if s.run_paypal_emulator:
-                from providers.paypal_emulator import create_app as paypal_emulator
-
-                base = f"http://127.0.0.1:{s.paypal_emulator_port}"
-                # Like the Stripe emulator, it delivers to our own public listener. It signs
-                # with the test PKI kept in the data dir (made here, once), which the
-                # verifier that build_context makes trusts, with the certificate pinned.
-                pki_dir = s.paypal_dev_pki if s.public_port else None
-                signing = (
-                    await asyncio.to_thread(paypal_dev.ensure_identity, pki_dir)
-                    if pki_dir is not None
-                    else None
-                )
-                app = paypal_emulator(
-                    client_id=s.paypal_client_id,
-                    client_secret=str(s.paypal_client_secret),
-                    public_base_url=base,
-                    webhook_url=(
-                        f"http://{s.public_host}:{s.public_port}/webhooks/paypal"
-                        if signing
-                        else None
-                    ),
-                    webhook_id=s.paypal_webhook_id,
-                    signing=signing,
-                )
-                tasks.append(
-                    await self._start("paypal emulator", app, "127.0.0.1", s.paypal_emulator_port)
-                )
-                paypal_base = f"http://127.0.0.1:{self.servers[-1].bound_port}"
+            storefront_url = None
+            stripe_base = await self._stripe_emulator(tasks) if s.run_stripe_emulator else None
+            paypal_base = await self._paypal_emulator(tasks) if s.run_paypal_emulator else None
             self.ctx = ctx = build_context(
                 s, stripe_api_base=stripe_base, paypal_api_base=paypal_base
             )
@@ -186,16 +188,30 @@ class Service:
                     "public listener", create_public_app(ctx), s.public_host, s.public_port
                 )
             )
+            public_port = self.servers[-1].bound_port
             tasks.append(
                 await self._start(
                     "private listener", create_private_app(ctx), s.private_host, s.private_port
                 )
             )
+            if not s.is_production and SDK_ROOT.is_dir():
+                api_host = "127.0.0.1" if s.public_host in ("0.0.0.0", "::") else s.public_host  # noqa: S104
+                storefront = create_storefront_app(
+                    StorefrontConfig(
+                        api_base=f"http://{api_host}:{public_port}",
+                        publishable_key=s.stripe_publishable_key,
+                        hosted_fields_url=stripe_base,
+                    )
+                )
+                tasks.append(
+                    await self._start("storefront", storefront, "127.0.0.1", s.storefront_port)
+                )
+                storefront_url = f"http://127.0.0.1:{self.servers[-1].bound_port}"
             worker = asyncio.create_task(worker_for(ctx).run(self.stop_event), name="worker")
             tasks.append(worker)
             self.announce("worker loop running")
             if not s.is_production:
-                self.announce(walkthrough(s, stripe_base or s.stripe_api_base))
+                self.announce(walkthrough(s, stripe_base or s.stripe_api_base, storefront_url))
             await asyncio.wait(
                 [*tasks, asyncio.create_task(self.stop_event.wait())],
                 return_when=asyncio.FIRST_COMPLETED,

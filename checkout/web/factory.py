@@ -2,8 +2,10 @@
 
 Layers, outermost first: the edge (request id, access log, metrics, last-resort shield;
 outside Starlette so that even its 500s carry the request id), Starlette's own error
-handling, then the card-data guard with the 64 KiB body limit, which must see every
-request before any handler or logger does.
+handling, CORS for the storefront's ``/v1/*`` (public listener only; see ``cors.py``),
+then the card-data guard with the 64 KiB body limit, which must see every request before
+any handler or logger does. In tests only, a recorder outside all of them writes down
+every request as it arrived (``recording.py``).
 """
 
 from __future__ import annotations
@@ -17,25 +19,37 @@ from starlette.types import ASGIApp
 
 from checkout.cardguard import CardDataGuard
 from checkout.context import AppContext
+from checkout.web.cors import StorefrontCors
 from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
 from checkout.web.errors import error_response
 from checkout.web.policy import Policy, declare
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
+from checkout.web.recording import RequestRecorder
 from webhooks.endpoints import WebhookEndpoints
 
 MAX_BODY = 64 * 1024  # API.md: request bodies over 64 KiB are refused with 413
 
 
-def _build(ctx: AppContext, listener: str, routes: list[BaseRoute]) -> ASGIApp:
+def _build(
+    ctx: AppContext, listener: str, routes: list[BaseRoute], *, cors: bool = False
+) -> ASGIApp:
+    middleware = [Middleware(CardDataGuard, max_body=MAX_BODY)]
+    if cors and ctx.settings.cors_origins:
+        # Outside the guard, so that its refusals reach the storefront's code readable.
+        middleware.insert(0, Middleware(StorefrontCors, origins=ctx.settings.cors_origins))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(CardDataGuard, max_body=MAX_BODY)],
+        middleware=middleware,
         exception_handlers=exception_handlers(),
     )
     app.state.ctx = ctx
-    return EdgeMiddleware(app, listener=listener, metrics=ctx.metrics)
+    edge = EdgeMiddleware(app, listener=listener, metrics=ctx.metrics)
+    record = ctx.settings.request_record_file
+    if record is None:
+        return edge
+    return RequestRecorder(edge, path=record, listener=listener)
 
 
 def _reject_webhook(request: Request, message: str) -> Response:
@@ -51,7 +65,7 @@ def create_public_app(ctx: AppContext) -> ASGIApp:
     )
     # Webhook routes first: providers deliver in bursts, and Starlette matches routes in
     # order, so each delivery skips the storefront's patterns.
-    return _build(ctx, "public", [*webhook_routes(hooks), *public_routes(ctx)])
+    return _build(ctx, "public", [*webhook_routes(hooks), *public_routes(ctx)], cors=True)
 
 
 def webhook_routes(hooks: WebhookEndpoints) -> list[BaseRoute]:

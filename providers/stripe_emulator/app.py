@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from providers.emulator_deliveries import DeliveryFaults, delivery_routes
 from providers.emulator_faults import FaultInjector, FaultMiddleware, fault_routes
-from providers.stripe_emulator import api, customer_api, three_ds, wire
+from providers.stripe_emulator import api, card_form, customer_api, three_ds, wire
 from providers.stripe_emulator.auth import ApiKeys, authenticate
 from providers.stripe_emulator.errors import (
     ApiError,
@@ -107,6 +107,8 @@ def create_app(
         Route("/v1/refunds/{id}", api.retrieve_refund),
         Route("/v1/events", api.list_events),
         Route("/v1/events/{id}", api.retrieve_event),
+        Route("/elements/card", card_form.card_form_page),
+        Route("/elements/{name}", card_form.card_form_asset),
         Route("/3ds/{pi_id}", three_ds.challenge_page),
         Route("/3ds/{pi_id}/complete", three_ds.complete_challenge, methods=["POST"]),
         *fault_routes(faults, authorized=authorized),

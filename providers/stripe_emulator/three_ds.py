@@ -118,7 +118,7 @@ def _security_headers(form_target: str | None) -> dict[str, str]:
     # Browsers apply form-action to the redirect after a submission too, so the shop's
     # origin must be allowed or the 303 back to it is blocked.
     form_action = "'self'"
-    origin = _origin(form_target) if form_target else None
+    origin = safe_origin(form_target) if form_target else None
     if origin is not None:
         form_action += f" {origin}"
     return {
@@ -133,7 +133,7 @@ def _security_headers(form_target: str | None) -> dict[str, str]:
     }
 
 
-def _origin(url: str) -> str | None:
+def safe_origin(url: str) -> str | None:
     """`scheme://host[:port]` of `url`, or None if it would not be a safe CSP source."""
     parts = urlsplit(url)
     try:

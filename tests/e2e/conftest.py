@@ -18,6 +18,7 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
         "private": free_port(),
         "stripe": free_port(),
         "paypal": free_port(),
+        "storefront": free_port(),
     }
     log = tmp_path / "serve.log"
     with log.open("w") as err:
@@ -29,9 +30,10 @@ def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
             text=True,
         )
         try:
-            lines = wait_ready(proc, 4)
+            lines = wait_ready(proc, 5)
             assert f"public listener ready on http://127.0.0.1:{ports['public']}" in lines
             assert f"private listener ready on http://127.0.0.1:{ports['private']}" in lines
+            assert f"storefront ready on http://127.0.0.1:{ports['storefront']}" in lines
             subprocess.run(
                 [CHECKOUT, "seed"],
                 env=serve_env(db_url, tmp_path / "data", ports),

@@ -28,6 +28,7 @@ class Served:
         self.private = f"http://127.0.0.1:{ports['private']}"
         self.stripe = f"http://127.0.0.1:{ports['stripe']}"
         self.paypal = f"http://127.0.0.1:{ports['paypal']}"
+        self.storefront = f"http://127.0.0.1:{ports['storefront']}" if "storefront" in ports else ""
 
 
 def serve_env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
@@ -39,6 +40,8 @@ def serve_env(db_url: str, data_dir: Path, ports: dict[str, int]) -> dict[str, s
         CHECKOUT_PRIVATE_PORT=str(ports["private"]),
         CHECKOUT_STRIPE_EMULATOR_PORT=str(ports["stripe"]),
         CHECKOUT_PAYPAL_EMULATOR_PORT=str(ports["paypal"]),
+        # The demo storefront starts in dev too; never on the default port another run may hold.
+        CHECKOUT_STOREFRONT_PORT=str(ports["storefront"] if "storefront" in ports else free_port()),
     )
     return env
 

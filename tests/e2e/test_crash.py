@@ -50,6 +50,7 @@ def test_killed_between_provider_and_commit_then_retried_charges_once(
         CHECKOUT_PUBLIC_PORT=str(api_port),
         CHECKOUT_PRIVATE_PORT=str(free_port()),
         CHECKOUT_PAYPAL_EMULATOR_PORT=str(free_port()),
+        CHECKOUT_STOREFRONT_PORT=str(free_port()),
         CHECKOUT_STRIPE_API_BASE=emu,
         CHECKOUT_STRIPE_SECRET_KEY=SECRET,
         CHECKOUT_PROVIDER_TIMEOUT="8",

@@ -109,12 +109,44 @@ def test_production_lists_every_problem_at_once(tmp_path: Path) -> None:
         {"CHECKOUT_ENV": "staging"},
         {"DATABASE_URL": "mysql://x"},
         {"CHECKOUT_CORS_ORIGINS": "*"},
+        {"CHECKOUT_CORS_ORIGINS": "https://shop.example/checkout"},
+        {"CHECKOUT_CORS_ORIGINS": "shop.example"},
         {"CHECKOUT_PUBLIC_PORT": "9000", "CHECKOUT_PRIVATE_PORT": "9000"},
     ],
 )
 def test_invalid_values_are_refused_at_start(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         load_settings({"CHECKOUT_DATA_DIR": str(tmp_path), **env})
+
+
+def test_cors_allows_the_demo_storefront_in_dev_and_nothing_by_default_in_production(
+    tmp_path: Path,
+) -> None:
+    dev = load_settings({"CHECKOUT_DATA_DIR": str(tmp_path), "CHECKOUT_STOREFRONT_PORT": "9002"})
+    assert dev.cors_origins == ("http://127.0.0.1:9002",)
+    listed = load_settings(
+        {
+            "CHECKOUT_DATA_DIR": str(tmp_path),
+            "CHECKOUT_CORS_ORIGINS": "https://shop.example, http://localhost:3000",
+        }
+    )
+    assert listed.cors_origins == ("https://shop.example", "http://localhost:3000")
+
+
+def test_the_request_recorder_is_refused_in_production(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(
+            {
+                "CHECKOUT_ENV": "production",
+                "CHECKOUT_DATA_DIR": str(tmp_path),
+                "CHECKOUT_TEST_RECORD_REQUESTS": str(tmp_path / "r.jsonl"),
+            }
+        )
+    assert any("CHECKOUT_TEST_RECORD_REQUESTS" in p for p in err.value.problems)
+    dev = load_settings(
+        {"CHECKOUT_DATA_DIR": str(tmp_path), "CHECKOUT_TEST_RECORD_REQUESTS": str(tmp_path / "r")}
+    )
+    assert dev.request_record_file == tmp_path / "r"
 
 
 # --- PayPal webhooks ------------------------------------------------------------------------
