@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
 
+from checkout.netconfig import NetworkSettings, load_network
+
 # Dev-only credentials shared by the emulator and the adapter. Production refuses them.
 DEV_STRIPE_SECRET_KEY = "sk_test_emulator_dev"  # noqa: S105  (dev-only, refused in production)
 DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator_dev"
@@ -82,6 +84,8 @@ class Settings:
     # Old KEKs during a KEK rotation: they only unwrap, until ``checkout keys rotate`` has
     # re-wrapped every data key under ``kek`` (``checkout keys status`` says when).
     kek_previous: tuple[Secret, ...] = ()
+    # TLS per listener, trusted proxies, rate limits, timeouts (checkout/netconfig.py).
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     @property
     def is_production(self) -> bool:
@@ -347,6 +351,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if retention_days < 1:
         problems.append("CHECKOUT_RETENTION_DAYS must be at least 1")
 
+    network = load_network(env, problems)
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -383,4 +389,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("CHECKOUT_LOG_LEVEL", "INFO").upper(),
         retention_days=retention_days,
         kek_previous=tuple(Secret(k.strip()) for k in kek_previous),
+        network=network,
     )

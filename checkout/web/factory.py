@@ -2,7 +2,8 @@
 
 Layers, outermost first: the edge (request id, access log, metrics, last-resort shield;
 outside Starlette so that even its 500s carry the request id), Starlette's own error
-handling, then the card-data guard with the 64 KiB body limit, which must see every
+handling (with, in between, checkout/web/hardening.py's security headers, rate limits and
+request deadline), then the card-data guard with the 64 KiB body limit, which must see every
 request before any handler or logger does.
 """
 
@@ -20,6 +21,7 @@ from checkout.context import AppContext
 from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
 from checkout.web.errors import error_response
+from checkout.web.hardening import protect
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
 from webhooks.endpoints import WebhookEndpoints
@@ -34,7 +36,9 @@ def _build(ctx: AppContext, listener: str, routes: list[BaseRoute]) -> ASGIApp:
         exception_handlers=exception_handlers(),
     )
     app.state.ctx = ctx
-    return EdgeMiddleware(app, listener=listener, metrics=ctx.metrics)
+    return EdgeMiddleware(
+        protect(app, ctx.settings, listener), listener=listener, metrics=ctx.metrics
+    )
 
 
 def _reject_webhook(request: Request, message: str) -> Response:
