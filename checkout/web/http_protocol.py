@@ -10,8 +10,10 @@ both HTTP implementations keep one limit; over it: ``431``) and must arrive with
 ``header_timeout`` seconds of the request's first byte or of the connection opening
 (``408``). Either answer is API.md's error format, and the connection is closed.
 
-The head is counted in received chunks while the headers are incomplete, so the limit
-holds to within one read (at most 256 KiB with uvloop), whatever the client sends.
+The head is measured twice: the request line and headers as httptools reports them, when
+they are complete (an oversized head is refused before any handler runs), and the raw
+bytes received while they are still incomplete, so a head that never ends is cut off
+within one read (at most 256 KiB with uvloop) past the limit.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ log = logging.getLogger("checkout.web")
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback to stop parsing; httptools reports it as a parse error."""
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
 
@@ -38,7 +44,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._max_head = int(self.config.h11_max_incomplete_event_size or 16 * 1024)
         self._in_head = False
-        self._head_bytes = 0
+        self._head_bytes = 0  # raw bytes received while the head is incomplete
+        self._head_size = 0  # request line and headers as parsed
+        self._too_large = False
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -56,15 +64,33 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             if self._head_bytes > self._max_head:
                 self._refuse(431, "head_too_large", "Request headers are too large.")
 
+    def send_400_response(self, msg: str) -> None:
+        if self._too_large:  # our own callback stopped the parser
+            self._refuse(431, "head_too_large", "Request headers are too large.")
+            return
+        super().send_400_response(msg)
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
+        self._head_size = 0
         self._arm_head_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm_head_timer()
+        if self._head_size > self._max_head:
+            self._too_large = True
+            raise _HeadTooLarge
         super().on_headers_complete()
 
     def _arm_head_timer(self) -> None:
