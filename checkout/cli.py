@@ -322,6 +322,12 @@ def cmd_customers_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(_: argparse.Namespace) -> int:
+    from checkout import doctor
+
+    return doctor.main()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -391,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     erase.add_argument("customer_id")
     erase.set_defaults(fn=cmd_customers_erase)
+    sub.add_parser(
+        "doctor", help="check this deployment's configuration; exit 1 if anything is unsafe"
+    ).set_defaults(fn=cmd_doctor)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 
