@@ -15,12 +15,12 @@ from cryptography.x509.oid import NameOID
 def self_signed(directory: Path, days: int = 1, name: str = "") -> tuple[Path, Path]:
     """(certificate, key) PEM files: an ECDSA P-256 key, valid for ``days``."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "checkout test")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "checkout test")])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(min(now, now + dt.timedelta(days=days)) - dt.timedelta(days=1))
