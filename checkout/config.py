@@ -188,13 +188,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     prod = mode == "production"
     data_dir = Path(env.get("CHECKOUT_DATA_DIR", ".checkout"))
 
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'checkout.db'}"
+    # DATABASE_URL_FILE too: a PostgreSQL URL usually carries a password.
+    database_url = _secret_from(env, "DATABASE_URL") or f"sqlite:///{data_dir / 'checkout.db'}"
     scheme = database_url.split(":", 1)[0]
     if scheme not in ("sqlite", "postgresql+psycopg", "postgresql"):
         problems.append("DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
     if scheme == "postgresql":
         database_url = "postgresql+psycopg" + database_url[len("postgresql") :]
-    if prod and scheme == "sqlite" and "DATABASE_URL" not in env:
+    if prod and scheme == "sqlite" and not ({"DATABASE_URL", "DATABASE_URL_FILE"} & set(env)):
         problems.append("DATABASE_URL is not set (production does not default to SQLite)")
 
     public_host = env.get("CHECKOUT_PUBLIC_HOST", "127.0.0.1")

@@ -29,6 +29,7 @@ from providers.retry import DEFAULT_RETRY
 
 Level = Literal["unsafe", "warning", "info"]
 SECRET_VARIABLES = (
+    "DATABASE_URL",  # only when it carries a password
     "CHECKOUT_SECRET_KEY",
     "CHECKOUT_KEK",
     "CHECKOUT_KEK_PREVIOUS",
@@ -219,6 +220,8 @@ def _cors(s: Settings) -> Iterator[Finding]:
 def _secrets(s: Settings, env: Mapping[str, str]) -> Iterator[Finding]:
     for name in SECRET_VARIABLES:
         path = env.get(name + "_FILE")
+        if name == "DATABASE_URL" and env.get(name) and not make_url(env[name]).password:
+            continue
         if env.get(name):
             if s.is_production:
                 yield Finding(
