@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest jstest bench clean
+.PHONY: install run test lint typecheck pytest jstest bench clean lock
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -41,6 +41,17 @@ test: lint typecheck jstest pytest
 
 bench: install
 	$(BIN)/python -m bench
+
+# requirements.lock (the Dockerfile's dependencies): the runtime dependencies of
+# pyproject.toml, resolved in a scratch venv at the versions installed in .venv.
+lock: install
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	$(BIN)/pip freeze --exclude-editable > .lock-venv/constraints.txt
+	.lock-venv/bin/pip install --quiet -c .lock-venv/constraints.txt .
+	{ sed -n '1,3p' requirements.lock; .lock-venv/bin/pip freeze --exclude headless-checkout; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

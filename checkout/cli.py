@@ -373,6 +373,12 @@ def cmd_audit_verify(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(_: argparse.Namespace) -> int:
+    from checkout import doctor
+
+    return doctor.main()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="checkout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -389,6 +395,17 @@ def main(argv: list[str] | None = None) -> int:
         "--older-than", type=int, default=600, help="seconds a payment must be unsettled"
     )
     reconcile.set_defaults(fn=cmd_reconcile)
+    _add_operations(sub)
+    _add_access(sub)
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+Commands = Any  # argparse's _SubParsersAction, which it does not export
+
+
+def _add_operations(sub: Commands) -> None:
+    """Webhooks, PII keys, payments held for review, customer erasure."""
     hooks = sub.add_parser("webhooks", help="the webhook inbox").add_subparsers(
         dest="webhooks_command", required=True
     )
@@ -402,17 +419,27 @@ def main(argv: list[str] | None = None) -> int:
     redeliver.add_argument("event_id")
     redeliver.add_argument("--endpoint", default=None, help="only to this whe_… endpoint")
     redeliver.set_defaults(fn=cmd_webhooks_redeliver)
-    keys = sub.add_parser("api-keys", help="private-listener API keys").add_subparsers(
-        dest="api_keys_command", required=True
+    _add_pii_keys(sub)
+    payments = sub.add_parser("payments", help="payments that need a person").add_subparsers(
+        dest="payments_command", required=True
     )
-    create = keys.add_parser("create", help="a new key; prints its secret once")
-    create.add_argument("--scopes", required=True, help="comma-separated, e.g. orders:read")
-    create.add_argument("--label", default=None, help="what the key is for")
-    create.set_defaults(fn=cmd_api_keys_create)
-    keys.add_parser("list", help="every key, without secrets").set_defaults(fn=cmd_api_keys_list)
-    revoke = keys.add_parser("revoke", help="refuse a key from now on")
-    revoke.add_argument("key_id")
-    revoke.set_defaults(fn=cmd_api_keys_revoke)
+    payments.add_parser(
+        "review", help="payments held for review (amount or currency mismatch); exit 3 if any"
+    ).set_defaults(fn=cmd_payments_review)
+    customers = sub.add_parser("customers", help="customer accounts").add_subparsers(
+        dest="customers_command", required=True
+    )
+    erase = customers.add_parser(
+        "erase", help="erase a customer's personal data (as DELETE /v1/me does)"
+    )
+    erase.add_argument("customer_id")
+    erase.set_defaults(fn=cmd_customers_erase)
+    sub.add_parser(
+        "doctor", help="check this deployment's configuration; exit 1 if anything is unsafe"
+    ).set_defaults(fn=cmd_doctor)
+
+
+def _add_pii_keys(sub: Commands) -> None:
     pii_keys = sub.add_parser("keys", help="PII key rotation").add_subparsers(
         dest="keys_command", required=True
     )
@@ -428,20 +455,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     rotate.add_argument("--batch", type=int, default=1000, help="rows per transaction")
     rotate.set_defaults(fn=cmd_keys_rotate)
-    payments = sub.add_parser("payments", help="payments that need a person").add_subparsers(
-        dest="payments_command", required=True
+
+
+def _add_access(sub: Commands) -> None:
+    """API keys, staff members, the audit log."""
+    keys = sub.add_parser("api-keys", help="private-listener API keys").add_subparsers(
+        dest="api_keys_command", required=True
     )
-    payments.add_parser(
-        "review", help="payments held for review (amount or currency mismatch); exit 3 if any"
-    ).set_defaults(fn=cmd_payments_review)
-    customers = sub.add_parser("customers", help="customer accounts").add_subparsers(
-        dest="customers_command", required=True
-    )
-    erase = customers.add_parser(
-        "erase", help="erase a customer's personal data (as DELETE /v1/me does)"
-    )
-    erase.add_argument("customer_id")
-    erase.set_defaults(fn=cmd_customers_erase)
+    create = keys.add_parser("create", help="a new key; prints its secret once")
+    create.add_argument("--scopes", required=True, help="comma-separated, e.g. orders:read")
+    create.add_argument("--label", default=None, help="what the key is for")
+    create.set_defaults(fn=cmd_api_keys_create)
+    keys.add_parser("list", help="every key, without secrets").set_defaults(fn=cmd_api_keys_list)
+    revoke = keys.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(fn=cmd_api_keys_revoke)
     staff = sub.add_parser("staff", help="staff members").add_subparsers(
         dest="staff_command", required=True
     )
@@ -459,8 +487,6 @@ def main(argv: list[str] | None = None) -> int:
     audit_cmd.add_parser(
         "verify", help="check the audit hash chain; non-zero exit if broken"
     ).set_defaults(fn=cmd_audit_verify)
-    args = parser.parse_args(argv)
-    return int(args.fn(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
 
+from checkout.netconfig import NetworkSettings, load_network
+
 # Dev-only credentials shared by the emulator and the adapter. Production refuses them.
 DEV_STRIPE_SECRET_KEY = "sk_test_emulator_dev"  # noqa: S105  (dev-only, refused in production)
 DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator_dev"
@@ -88,6 +90,8 @@ class Settings:
     # Tests only (CHECKOUT_TEST_RECORD_REQUESTS, refused in production): every request that
     # reaches a listener is written here raw, to prove what did and did not arrive.
     request_record_file: Path | None = None
+    # TLS per listener, trusted proxies, rate limits, timeouts (checkout/netconfig.py).
+    network: NetworkSettings = field(default_factory=NetworkSettings)
 
     @property
     def is_production(self) -> bool:
@@ -202,13 +206,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     prod = mode == "production"
     data_dir = Path(env.get("CHECKOUT_DATA_DIR", ".checkout"))
 
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'checkout.db'}"
+    # DATABASE_URL_FILE too: a PostgreSQL URL usually carries a password.
+    database_url = _secret_from(env, "DATABASE_URL") or f"sqlite:///{data_dir / 'checkout.db'}"
     scheme = database_url.split(":", 1)[0]
     if scheme not in ("sqlite", "postgresql+psycopg", "postgresql"):
         problems.append("DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
     if scheme == "postgresql":
         database_url = "postgresql+psycopg" + database_url[len("postgresql") :]
-    if prod and scheme == "sqlite" and "DATABASE_URL" not in env:
+    if prod and scheme == "sqlite" and not ({"DATABASE_URL", "DATABASE_URL_FILE"} & set(env)):
         problems.append("DATABASE_URL is not set (production does not default to SQLite)")
 
     public_host = env.get("CHECKOUT_PUBLIC_HOST", "127.0.0.1")
@@ -374,6 +379,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if retention_days < 1:
         problems.append("CHECKOUT_RETENTION_DAYS must be at least 1")
 
+    network = load_network(env, problems)
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -412,4 +419,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_days=retention_days,
         kek_previous=tuple(Secret(k.strip()) for k in kek_previous),
         request_record_file=Path(record_raw) if record_raw else None,
+        network=network,
     )

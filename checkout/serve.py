@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -24,8 +24,11 @@ from checkout.config import Settings, is_loopback
 from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
 from checkout.devguide import walkthrough
+from checkout.netconfig import HEADER_TIMEOUT, TlsFiles
 from checkout.storefront import SDK_ROOT, StorefrontConfig, create_storefront_app
+from checkout.tls import uvicorn_tls
 from checkout.web.factory import create_private_app, create_public_app
+from checkout.web.http_protocol import protocol_class
 from checkout.worker import worker_for
 
 log = logging.getLogger("checkout.serve")
@@ -68,21 +71,36 @@ class _Server(uvicorn.Server):
         return int(self.servers[0].sockets[0].getsockname()[1])
 
 
-def uvicorn_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
-    """The uvicorn settings every listener (and the benchmark floor) uses."""
+def uvicorn_config(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    tls: TlsFiles | None = None,
+    trusted_proxies: Sequence[str] = (),
+    header_timeout: float = HEADER_TIMEOUT,
+) -> uvicorn.Config:
+    """The uvicorn settings every listener (and the benchmark floor) uses.
+
+    The head of a request is bounded in size (``h11_max_incomplete_event_size``, which
+    checkout/web/http_protocol.py applies to httptools too) and in time; TLS follows
+    checkout/tls.py; ``X-Forwarded-*`` is believed only from the trusted proxies.
+    """
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http="httptools",
+        http=protocol_class(header_timeout),
         loop="none",
         lifespan="off",
         access_log=False,
         log_config=None,
         server_header=False,
-        proxy_headers=False,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies),
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=16 * 1024,
+        **uvicorn_tls(tls),
     )
 
 
@@ -101,8 +119,19 @@ class Service:
         for server in self.servers:
             server.should_exit = True
 
-    async def _start(self, name: str, app: ASGIApp, host: str, port: int) -> asyncio.Task[None]:
-        server = _Server(uvicorn_config(app, host, port))
+    async def _start(
+        self, name: str, app: ASGIApp, host: str, port: int, tls: TlsFiles | None = None
+    ) -> asyncio.Task[None]:
+        net = self.settings.network
+        config = uvicorn_config(
+            app,
+            host,
+            port,
+            tls=tls,
+            trusted_proxies=net.trusted_proxies,
+            header_timeout=net.header_timeout,
+        )
+        server = _Server(config)
         self.servers.append(server)
         task = asyncio.create_task(server.serve(), name=name)
         while not server.started:
@@ -110,7 +139,8 @@ class Service:
                 task.result()  # re-raise the bind failure
                 raise RuntimeError(f"{name} stopped during start-up")
             await asyncio.sleep(0.01)
-        self.announce(f"{name} ready on http://{host}:{server.bound_port}")
+        scheme = "https" if tls else "http"
+        self.announce(f"{name} ready on {scheme}://{host}:{server.bound_port}")
         return task
 
     async def _stripe_emulator(self, tasks: list[asyncio.Task[None]]) -> str:
@@ -185,13 +215,21 @@ class Service:
                     raise SchemaOutOfDate(current, head)
             tasks.append(
                 await self._start(
-                    "public listener", create_public_app(ctx), s.public_host, s.public_port
+                    "public listener",
+                    create_public_app(ctx),
+                    s.public_host,
+                    s.public_port,
+                    s.network.public_tls,
                 )
             )
             public_port = self.servers[-1].bound_port
             tasks.append(
                 await self._start(
-                    "private listener", create_private_app(ctx), s.private_host, s.private_port
+                    "private listener",
+                    create_private_app(ctx),
+                    s.private_host,
+                    s.private_port,
+                    s.network.private_tls,
                 )
             )
             if not s.is_production and SDK_ROOT.is_dir():

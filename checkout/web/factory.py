@@ -2,10 +2,11 @@
 
 Layers, outermost first: the edge (request id, access log, metrics, last-resort shield;
 outside Starlette so that even its 500s carry the request id), Starlette's own error
-handling, CORS for the storefront's ``/v1/*`` (public listener only; see ``cors.py``),
-then the card-data guard with the 64 KiB body limit, which must see every request before
-any handler or logger does. In tests only, a recorder outside all of them writes down
-every request as it arrived (``recording.py``).
+handling (with, in between, checkout/web/hardening.py's security headers, rate limits and
+request deadline), CORS for the storefront's ``/v1/*`` (public listener only; see
+``cors.py``), then the card-data guard with the 64 KiB body limit, which must see every
+request before any handler or logger does. In tests only, a recorder outside all of them
+writes down every request as it arrived (``recording.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from checkout.web.cors import StorefrontCors
 from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
 from checkout.web.errors import error_response
+from checkout.web.hardening import protect
 from checkout.web.policy import Policy, declare
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
@@ -45,7 +47,9 @@ def _build(
         exception_handlers=exception_handlers(),
     )
     app.state.ctx = ctx
-    edge = EdgeMiddleware(app, listener=listener, metrics=ctx.metrics)
+    edge = EdgeMiddleware(
+        protect(app, ctx.settings, listener), listener=listener, metrics=ctx.metrics
+    )
     record = ctx.settings.request_record_file
     if record is None:
         return edge

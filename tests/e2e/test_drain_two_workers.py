@@ -332,13 +332,22 @@ async def test_two_worker_processes_drain_5000_shuffled_duplicated_events_to_the
         pytest.skip("worker processes share an inbox on PostgreSQL (SQLite: one process)")
     emu = emulator
     data = tmp_path / "data"
-    settings = make_settings(db_url, data, emu, CHECKOUT_STRIPE_WEBHOOK_SECRETS=HOOK_SECRET)
+    # 1,400 checkouts and payments from one address in a minute or two: a whole shop's
+    # traffic, which the per-address rate limits exist to refuse.
+    settings = make_settings(
+        db_url,
+        data,
+        emu,
+        CHECKOUT_STRIPE_WEBHOOK_SECRETS=HOOK_SECRET,
+        CHECKOUT_RATE_LIMITS="off",
+    )
     manual_settings = make_settings(
         db_url,
         data,
         emu,
         CHECKOUT_STRIPE_WEBHOOK_SECRETS=HOOK_SECRET,
         CHECKOUT_CAPTURE_MODE="manual",
+        CHECKOUT_RATE_LIMITS="off",
     )
     ctx, manual_ctx = build_context(settings), build_context(manual_settings)
     seed_demo_catalog(ctx.catalog)

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from checkout.context import AppContext
 from checkout.web.factory import create_public_app
@@ -89,3 +91,14 @@ async def drain_mail(ctx: AppContext) -> list[OutgoingEmail]:
     ctx.mail.sender = captured
     await ctx.mail.run_once()
     return captured.sent
+
+
+def route_table(app: object) -> list[BaseRoute]:
+    """The route table of an app as its factory built it (under the edge, hardening and
+    any test-only layers, each holding the next as ``.app``)."""
+    inner = app
+    for _ in range(10):
+        if isinstance(inner, Starlette):
+            return list(inner.routes)
+        inner = getattr(inner, "app", None)
+    raise AssertionError(f"no Starlette app under {app!r}")

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.routing import Route
 
 from checkout.access.scopes import Scope
 from checkout.context import AppContext
 from checkout.web.factory import create_private_app, create_public_app
 from checkout.web.s2s_auth import policy_of
+from tests.integration.helpers import route_table
 
 pytestmark = pytest.mark.anyio
 
@@ -28,14 +28,8 @@ SPOOFED = {
 }
 
 
-def _starlette(app: object) -> Starlette:
-    inner = getattr(app, "app", None)  # the edge middleware around the Starlette app
-    assert isinstance(inner, Starlette)
-    return inner
-
-
 def _routes(app: object) -> Iterator[tuple[str, str, Route]]:
-    for route in _starlette(app).routes:
+    for route in route_table(app):
         assert isinstance(route, Route), route
         for method in sorted(route.methods or ()):
             if method != "HEAD":

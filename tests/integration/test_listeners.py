@@ -6,13 +6,13 @@ import re
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from checkout.context import AppContext
 from checkout.web.factory import create_private_app, create_public_app
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
+from tests.integration.helpers import route_table
 
 pytestmark = pytest.mark.anyio
 
@@ -137,11 +137,7 @@ def _policies(routes: list[BaseRoute]) -> dict[tuple[str, str], str | None]:
     return found
 
 
-def _app_routes(app: object) -> list[BaseRoute]:
-    """The route table of an app as its factory built it (under the edge middleware)."""
-    inner = getattr(app, "app", None)
-    assert isinstance(inner, Starlette), app
-    return list(inner.routes)
+_app_routes = route_table
 
 
 async def test_every_route_of_both_listeners_declares_a_known_policy(ctx: AppContext) -> None:
