@@ -97,7 +97,9 @@ def _operation(op: Op, policy: str, schemas: dict[str, Schema]) -> Schema:
         responses[str(status)] = _response(status, schema, op.media_type)
         if status in op.links:
             responses[str(status)]["links"] = op.links[status]
-    for status in sorted(set(op.errors)):
+    # A key reused with another body, or while its first request runs: 409.
+    errors = {*op.errors, 409} if op.idempotent else set(op.errors)
+    for status in sorted(errors):
         responses[str(status)] = _response(status, "Error", "application/json")
     out: Schema = {
         "operationId": op.operation_id,
