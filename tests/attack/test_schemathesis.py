@@ -46,7 +46,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = int(os.environ.get("CHECKOUT_SCHEMATHESIS_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("CHECKOUT_SCHEMATHESIS_EXAMPLES", "15"))
 # Ends a session or erases the caller: run last, so the rest see a live credential.
 LAST = {("DELETE", "/v1/sessions/current"), ("DELETE", "/v1/me"),
         ("DELETE", "/staff/v1/sessions/current")}
