@@ -172,7 +172,7 @@ def test_stateful_links_checkout_and_customer_flows(both: Listeners) -> None:
 
     Machine.run(
         settings=settings(
-            max_examples=EXAMPLES * 4,
+            max_examples=40,  # more trips an internal assertion of hypothesis (6.170)
             stateful_step_count=8,
             deadline=None,
             database=None,
