@@ -25,6 +25,7 @@ from checkout.web.edge import EdgeMiddleware
 from checkout.web.error_map import exception_handlers
 from checkout.web.errors import error_response
 from checkout.web.hardening import protect
+from checkout.web.openapi import openapi_route
 from checkout.web.policy import Policy, declare
 from checkout.web.private import private_routes
 from checkout.web.public import public_routes
@@ -42,7 +43,8 @@ def _build(
         # Outside the guard, so that its refusals reach the storefront's code readable.
         middleware.insert(0, Middleware(StorefrontCors, origins=ctx.settings.cors_origins))
     app = Starlette(
-        routes=routes,
+        # Each listener describes itself, from this route table (``checkout.web.openapi``).
+        routes=[*routes, openapi_route(listener)],
         middleware=middleware,
         exception_handlers=exception_handlers(),
     )

@@ -153,6 +153,7 @@ async def test_every_route_of_both_listeners_declares_a_known_policy(ctx: AppCon
 async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
     policies = _policies(_app_routes(create_private_app(ctx)))
     assert policies[("/healthz", "GET")] == "open"
+    assert policies[("/openapi.json", "GET")] == "open"
     assert policies[("/s2s/v1/webhook-endpoints", "POST")] == "scope:webhooks:manage"
     assert policies[("/s2s/v1/orders/{order_id}/fulfillments", "POST")] == "scope:orders:fulfill"
     assert policies[("/s2s/v1/orders", "GET")] == "scope:orders:read"
@@ -176,6 +177,7 @@ async def test_every_private_route_declares_its_policy(ctx: AppContext) -> None:
 async def test_public_routes_declare_what_each_caller_needs(ctx: AppContext) -> None:
     policies = _policies(_app_routes(create_public_app(ctx)))
     assert policies[("/v1/products", "GET")] == "open"
+    assert policies[("/openapi.json", "GET")] == "open"
     assert policies[("/v1/me", "GET")] == "customer"
     assert policies[("/v1/checkouts/{checkout_id}", "GET")] == "checkout_access"
     assert policies[("/webhooks/stripe", "POST")] == "provider_signature"
