@@ -22,9 +22,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from providers.stripe.webhook import sign
 from tests.e2e.private_pg import PrivatePostgres
 from tests.e2e.served import CHECKOUT, Served, serve_env, serving
-from tests.e2e.traffic import Shopper, Tally, stripe_events
+from tests.e2e.traffic import SK, THREE_DS, VISA, Shopper, Tally, stripe_events
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +176,7 @@ def _assert_nothing_half_written(shop: Shop, served: Served, engine: sa.Engine) 
     assert sorted(paid_events) == sorted(orders)
 
 
-async def _events(stripe: str, type_: str) -> list[dict[str, Any]]:
+async def _events(stripe: str, type_: str | None) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(timeout=10) as http:
         return await stripe_events(http, stripe, type_)
 
@@ -202,10 +203,131 @@ def test_database_restarts_mid_traffic_answer_503_fast_and_recover_with_nothing_
     assert set(recovered) == {name for name, _ in faults}
     assert len(shop.paid) > 0
 
-    engine = sa.create_engine(pg.url)
+    engine = sa.create_engine(pg.url, pool_pre_ping=True)
     try:
         _settle(pg_served, pg, tmp_path, engine)
         _assert_nothing_half_written(shop, pg_served, engine)
     finally:
         engine.dispose()
     assert "unhandled error" not in pg_served.log.read_text()
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 45) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not settled in time"
+        time.sleep(0.2)
+
+
+def test_webhooks_during_an_outage_are_refused_then_applied_once_from_the_providers_retries(
+    pg_served: Served, private_pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    served, pg = pg_served, private_pg
+    secret = (tmp_path / "data" / "dev-stripe-webhook-secret").read_text().strip()
+    engine = sa.create_engine(pg.url, pool_pre_ping=True)
+    http = httpx.Client(timeout=20)
+
+    def delivered() -> int:
+        calls = http.get(f"{served.stripe}/_emulator/calls", headers=SK).json()["calls"]
+        return int(calls.get("webhooks.delivered", 0))
+
+    def inbox() -> list[tuple[Any, ...]]:
+        return _rows(engine, "SELECT event_id, status FROM webhook_events")
+
+    try:
+        shop = Shop()
+
+        async def buy() -> tuple[dict[str, Any], dict[str, Any]]:
+            async with httpx.AsyncClient(timeout=20) as client:
+                s = Shopper(client, served.api, served.stripe, shop.tally)
+                paid = refunded = None
+                for card, extra in ((VISA, {}), (THREE_DS, {"return_url": "https://s.test/r"})):
+                    r = await s.create_checkout()
+                    assert r is not None and r.status_code == 201
+                    p = await s.pay(r.json(), await s.tokenize(card), **extra)
+                    assert p is not None and p.status_code == 201, p
+                    if card == VISA:
+                        refunded = p.json()
+                    else:
+                        paid = p.json()
+                assert paid is not None and refunded is not None
+                return refunded, paid
+
+        refunded, three_ds = asyncio.run(buy())
+        assert three_ds["status"] == "requires_action"
+        before = {r[0] for r in inbox()}
+        _eventually(lambda: len(inbox()) == delivered() and delivered() > 0)
+
+        ref = _rows(engine, f"SELECT provider_ref FROM payments WHERE id = '{refunded['id']}'")
+        pg.stop("fast")
+        try:
+            # Behind our back, at the provider: a refund, and the buyer passing 3-D Secure.
+            r = http.post(
+                f"{served.stripe}/v1/refunds",
+                headers=SK,
+                data={"payment_intent": ref[0][0], "amount": 1000},
+            )
+            assert r.status_code == 200, r.text
+            url = httpx.URL(three_ds["next_action"]["url"])
+            r = http.post(
+                f"{served.stripe}{url.path}/complete",
+                data={"outcome": "succeed", "token": url.params["token"]},
+            )
+            assert r.status_code in (200, 303)
+            # The same events, signed and sent by hand: refused, nothing stored, quickly.
+            made = asyncio.run(_events(served.stripe, None))
+            fresh = [e for e in made if e["id"] not in before]
+            assert {e["type"] for e in fresh} >= {"charge.refunded", "payment_intent.succeeded"}
+            for event in fresh:
+                body = json.dumps(event).encode()
+                start = time.monotonic()
+                answer = http.post(
+                    f"{served.api}/webhooks/stripe",
+                    content=body,
+                    headers={"Stripe-Signature": sign(body, secret)},
+                )
+                assert time.monotonic() - start < ANSWER_WITHIN
+                assert answer.status_code == 503, answer.text
+                err = answer.json()["error"]
+                assert err["code"] == "service_unavailable"
+                assert err["request_id"] == answer.headers["x-request-id"]
+            time.sleep(2)  # the emulator's own deliveries meet the outage and back off
+            delivered_while_down = delivered()
+        finally:
+            pg.start()
+        assert delivered_while_down == len(before), "a delivery was acknowledged while down"
+
+        # The provider retries; each event is stored once and applied once.
+        def applied() -> bool:
+            rows = inbox()
+            return len(rows) == len(made) and all(status == "processed" for _, status in rows)
+
+        _eventually(applied)
+        _eventually(lambda: delivered() >= len(made))
+        assert sorted(r[0] for r in inbox()) == sorted(e["id"] for e in made)
+        pay = {
+            r[0]: r[1:]
+            for r in _rows(engine, "SELECT id, status, amount_refunded, order_id FROM payments")
+        }
+        assert pay[refunded["id"]][:2] == ("partially_refunded", 1000)
+        assert pay[three_ds["id"]][0] == "captured" and pay[three_ds["id"]][2] is not None
+        outbox = [
+            (r[0], json.loads(r[1])["data"]["order"]["id"])
+            for r in _rows(engine, "SELECT type, body FROM outbox_events")
+        ]
+        assert outbox.count(("order.refunded", pay[refunded["id"]][2])) == 1
+        assert outbox.count(("order.paid", pay[three_ds["id"]][2])) == 1
+        assert len(_rows(engine, "SELECT id FROM orders")) == 2
+        assert delivered() == len(made)  # each acknowledged once, after its refusals
+        log = served.log.read_text()
+        assert "unhandled error" not in log
+        refused = [
+            line
+            for line in log.splitlines()
+            if '"route":"/webhooks/stripe"' in line and '"status":503' in line
+        ]
+        # Ours by hand, and the emulator's own first attempts.
+        assert len(refused) > len(fresh)
+    finally:
+        http.close()
+        engine.dispose()

@@ -20,6 +20,7 @@ from checkout.config import DEV_STRIPE_PUBLISHABLE_KEY, DEV_STRIPE_SECRET_KEY
 PK = {"Authorization": f"Bearer {DEV_STRIPE_PUBLISHABLE_KEY}"}
 SK = {"Authorization": f"Bearer {DEV_STRIPE_SECRET_KEY}"}
 VISA = "4242424242424242"
+THREE_DS = "4000002760003184"
 LINES = [{"sku": "MUG-WHITE", "quantity": 1}]
 
 
@@ -127,10 +128,14 @@ class Shopper:
         )
 
 
-async def stripe_events(http: httpx.AsyncClient, stripe: str, type_: str) -> list[dict[str, Any]]:
-    """Every event of one type the emulator made, newest first, all pages."""
+async def stripe_events(
+    http: httpx.AsyncClient, stripe: str, type_: str | None = None
+) -> list[dict[str, Any]]:
+    """Every event (of one type) the emulator made, newest first, all pages."""
     events: list[dict[str, Any]] = []
-    params: dict[str, str | int] = {"limit": 100, "type": type_}
+    params: dict[str, str | int] = {"limit": 100}
+    if type_ is not None:
+        params["type"] = type_
     while True:
         page = (await http.get(f"{stripe}/v1/events", headers=SK, params=params)).json()
         events.extend(page["data"])
