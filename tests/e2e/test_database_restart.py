@@ -88,7 +88,8 @@ async def _traffic_through_faults(
     shop = Shop()
     stop = asyncio.Event()
     recovered: dict[str, float] = {}
-    limits = httpx.Limits(max_connections=SHOPPERS * 2)
+    # Idle connections are dropped before the server's 5 s keep-alive closes them.
+    limits = httpx.Limits(max_connections=SHOPPERS * 2, keepalive_expiry=2)
     async with httpx.AsyncClient(timeout=20, limits=limits) as http:
         shoppers = [Shopper(http, served.api, served.stripe, shop.tally) for _ in range(SHOPPERS)]
         tasks = [asyncio.create_task(_shop(s, shop, stop)) for s in shoppers]
