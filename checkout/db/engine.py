@@ -54,12 +54,21 @@ def _json_text(value: Any) -> str:
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if not url.startswith("sqlite"):
+        parsed = sa.engine.make_url(url)
+        # A database host that does not answer (down, or its network gone) would otherwise
+        # hold each connect for the kernel's TCP timeout, minutes, with the request waiting
+        # on it: give up after a few seconds and answer 503 instead (checkout/db/outage.py).
+        # A timeout named in the URL wins.
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 5}
         return sa.create_engine(
-            url,
+            parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
+            # A connection the database dropped (a restart) is found by the ping before use
+            # and replaced, so the first request after a restart does not fail on it.
             pool_pre_ping=True,
             pool_timeout=10,
+            connect_args=connect_args,
             json_serializer=_json_text,
             json_deserializer=orjson.loads,
         )

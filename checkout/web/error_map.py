@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from checkout.db.outage import database_unavailable
 from checkout.domain.errors import CheckoutNotOpen, DomainError, InvalidCart, PriceChanged
 from checkout.domain.money import MoneyError
 from checkout.domain.operations import InvalidAmount, OperationRefused
@@ -79,6 +81,11 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
         return api.RateLimited(exc.message, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError | ServiceError):
         return api.Conflict(str(exc))
+    if database_unavailable(exc):
+        # Restarted or unreachable: the pool reconnects by itself (checkout/db/outage.py).
+        return api.ServiceUnavailable(
+            "The database is unavailable; retry shortly.", headers={"Retry-After": "1"}
+        )
     return None
 
 
@@ -97,6 +104,7 @@ def exception_handlers() -> dict[Any, Any]:
         MoneyError: _mapped,
         EndpointRefused: _mapped,
         OwnerErased: _mapped,
+        sa.exc.SQLAlchemyError: _mapped,
         HTTPException: api.http_error,
         Exception: api.unexpected_error,
     }

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CHECKOUT = str(Path(sys.executable).with_name("checkout"))
@@ -70,3 +72,32 @@ def wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) 
         if line:
             lines.append(line.strip())
     return lines
+
+
+@contextmanager
+def serving(db_url: str, tmp_path: Path, *, migrate: bool = False) -> Iterator[Served]:
+    """``checkout serve`` with its emulators on free ports, seeded; stopped on exit."""
+    ports = {
+        "public": free_port(),
+        "private": free_port(),
+        "stripe": free_port(),
+        "paypal": free_port(),
+        "storefront": free_port(),
+    }
+    env = serve_env(db_url, tmp_path / "data", ports)
+    if migrate:
+        subprocess.run([CHECKOUT, "migrate"], env=env, check=True, capture_output=True, timeout=120)
+    log = tmp_path / "serve.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [CHECKOUT, "serve"], env=env, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        try:
+            lines = wait_ready(proc, 5)
+            assert f"public listener ready on http://127.0.0.1:{ports['public']}" in lines
+            assert f"private listener ready on http://127.0.0.1:{ports['private']}" in lines
+            assert f"storefront ready on http://127.0.0.1:{ports['storefront']}" in lines
+            subprocess.run([CHECKOUT, "seed"], env=env, check=True, capture_output=True, timeout=60)
+            yield Served(proc, ports, log)
+        finally:
+            stop_process(proc)
