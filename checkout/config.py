@@ -18,6 +18,13 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
 
+from checkout.access.refund_limits import (
+    DEFAULT_SUPPORT_REFUND_LIMIT,
+    InvalidRefundLimits,
+    RefundLimits,
+    parse_refund_limits,
+)
+
 # Dev-only credentials shared by the emulator and the adapter. Production refuses them.
 DEV_STRIPE_SECRET_KEY = "sk_test_emulator_dev"  # noqa: S105  (dev-only, refused in production)
 DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_emulator_dev"
@@ -88,6 +95,11 @@ class Settings:
     # Tests only (CHECKOUT_TEST_RECORD_REQUESTS, refused in production): every request that
     # reaches a listener is written here raw, to prove what did and did not arrive.
     request_record_file: Path | None = None
+    # The most the support role may refund at once, per currency (minor units);
+    # CHECKOUT_SUPPORT_REFUND_LIMIT, see checkout/access/refund_limits.py.
+    support_refund_limits: RefundLimits = field(
+        default_factory=lambda: parse_refund_limits(DEFAULT_SUPPORT_REFUND_LIMIT)
+    )
 
     @property
     def is_production(self) -> bool:
@@ -374,6 +386,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if retention_days < 1:
         problems.append("CHECKOUT_RETENTION_DAYS must be at least 1")
 
+    try:
+        refund_limits = parse_refund_limits(
+            env.get("CHECKOUT_SUPPORT_REFUND_LIMIT", DEFAULT_SUPPORT_REFUND_LIMIT)
+        )
+    except InvalidRefundLimits as exc:
+        problems.append(f"CHECKOUT_SUPPORT_REFUND_LIMIT: {exc}")
+        refund_limits = RefundLimits()
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -412,4 +432,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_days=retention_days,
         kek_previous=tuple(Secret(k.strip()) for k in kek_previous),
         request_record_file=Path(record_raw) if record_raw else None,
+        support_refund_limits=refund_limits,
     )
