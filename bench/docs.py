@@ -281,18 +281,17 @@ def write_section(name: str, body: str) -> Path:
 def render_orders_section(
     result: OrdersResult, goal_list: list[Goal], box: Machine, *, args: argparse.Namespace
 ) -> str:
-    from bench.orders import QUERIES, plan_summary, row_key
+    from bench.orders import APIS, QUERIES, STAFF_ROLE, plan_key, plan_summary, row_key
 
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     scales = sorted(result.seed_rates)
-    rows = [
-        result.rows[row_key(q, n)] for n in scales for q in QUERIES if row_key(q, n) in result.rows
-    ]
+    keys = [row_key(a, q, n) for a in APIS for n in scales for q in QUERIES]
+    rows = [result.rows[k] for k in keys if k in result.rows]
     plans = "\n".join(
-        f"- {q} at {n:,}: `{plan_summary(result.plans[row_key(q, n)])}`"
+        f"- {q} at {n:,}: `{plan_summary(result.plans[plan_key(q, n)])}`"
         for n in scales
         for q in QUERIES
-        if row_key(q, n) in result.plans
+        if plan_key(q, n) in result.plans
     )
     per_email = scales[0] / min(5000, scales[-1])
     seeded = ", ".join(f"{n:,} orders at {rate:,.0f}/s" for n, rate in result.seed_rates.items())
@@ -301,18 +300,21 @@ def render_orders_section(
 Written by `python -m bench --only orders --write-docs --postgres-url URL`; the main run
 leaves this section as it is.
 
-`GET /s2s/v1/orders` on the private listener (an `orders:read` key, so every answer
-decrypts the page's email and addresses and writes one audit event) at {scales[0]:,} and
-at {scales[-1]:,} orders. For each size: a fresh schema in the `bench_orders` database,
-`checkout migrate`, `bench/seed_orders.py` (completed checkouts, orders with one or two
-lines and a payment each; personal fields encrypted by the service's vault, the email's
-blind index under the service's key; `created_at` over a year; 70 % paid, 5 %
-authorized; {min(5000, scales[-1]):,} distinct emails), `ANALYZE`, then `checkout serve`
-and wrk with {args.orders_connections} connections, {args.warmup} s warm-up and
-{args.duration} s measured, {args.rounds} run(s) per query (the median by p50). Queries:
-the first page (20 orders), a deep page (`starting_after` the order 90 % of the way
-down), `status=authorized`, and `q=<email>` (about 200 orders per email at 1M). Seeding:
-{seeded}.
+`GET /staff/v1/orders` on the public listener (a `{STAFF_ROLE}` staff member's token,
+signed in with password and TOTP; the issue's goal) and `GET /s2s/v1/orders` on the
+private listener (an `orders:read` key), both through the same listing service: every
+answer decrypts the page's email and addresses (the `FULFILLMENT` disclosure) and writes
+one audit event; each staff request also looks up its session and member. At
+{scales[0]:,} and at {scales[-1]:,} orders. For each size: a fresh schema in the
+`bench_orders` database, `checkout migrate`, `bench/seed_orders.py` (completed
+checkouts, orders with one or two lines and a payment each; personal fields encrypted by
+the service's vault, the email's blind index under the service's key; `created_at` over
+a year; 70 % paid, 5 % authorized; {min(5000, scales[-1]):,} distinct emails), `ANALYZE`,
+`checkout staff create`, then `checkout serve` and wrk with {args.orders_connections}
+connections, {args.warmup} s warm-up and {args.duration} s measured, {args.rounds} run(s)
+per query (the median by p50). Queries: the first page (20 orders), a deep page
+(`starting_after` the order 90 % of the way down), `status=authorized`, and `q=<email>`
+(about 200 orders per email at 1M). Seeding: {seeded}.
 
 {markdown_table(rows)}
 

@@ -18,6 +18,12 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
 
+from checkout.access.refund_limits import (
+    DEFAULT_SUPPORT_REFUND_LIMIT,
+    InvalidRefundLimits,
+    RefundLimits,
+    parse_refund_limits,
+)
 from checkout.netconfig import NetworkSettings, load_network
 
 # Dev-only credentials shared by the emulator and the adapter. Production refuses them.
@@ -92,6 +98,11 @@ class Settings:
     request_record_file: Path | None = None
     # TLS per listener, trusted proxies, rate limits, timeouts (checkout/netconfig.py).
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    # The most the support role may refund at once, per currency (minor units);
+    # CHECKOUT_SUPPORT_REFUND_LIMIT, see checkout/access/refund_limits.py.
+    support_refund_limits: RefundLimits = field(
+        default_factory=lambda: parse_refund_limits(DEFAULT_SUPPORT_REFUND_LIMIT)
+    )
 
     @property
     def is_production(self) -> bool:
@@ -380,6 +391,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         problems.append("CHECKOUT_RETENTION_DAYS must be at least 1")
 
     network = load_network(env, problems)
+    try:
+        refund_limits = parse_refund_limits(
+            env.get("CHECKOUT_SUPPORT_REFUND_LIMIT", DEFAULT_SUPPORT_REFUND_LIMIT)
+        )
+    except InvalidRefundLimits as exc:
+        problems.append(f"CHECKOUT_SUPPORT_REFUND_LIMIT: {exc}")
+        refund_limits = RefundLimits()
 
     if problems:
         raise ConfigError(problems)
@@ -420,4 +438,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kek_previous=tuple(Secret(k.strip()) for k in kek_previous),
         request_record_file=Path(record_raw) if record_raw else None,
         network=network,
+        support_refund_limits=refund_limits,
     )

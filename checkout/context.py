@@ -33,6 +33,7 @@ from checkout.services.reconciliation import Reconciler
 from checkout.services.retention import Retention
 from checkout.services.saved_methods import SavedMethodService
 from checkout.services.staff import StaffService
+from checkout.services.staff_orders import StaffOrders
 from checkout.services.uow import UnitOfWork
 from checkout.services.webhook_endpoints import WebhookEndpoints
 from checkout.web.edge import HttpMetrics
@@ -94,6 +95,7 @@ class AppContext:
     audit_log: AuditLog
     order_listing: OrderListing
     customer_records: CustomerRecords
+    staff_orders: StaffOrders
     outbound_sender: HttpSender = field(default_factory=HttpSender)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -220,6 +222,7 @@ def build_context(
         # Every page may wait out the provider's retries; a pass past this is presumed dead.
         lease=provider_lease(settings) * CATCH_UP_PAGES + timedelta(minutes=1),
     )
+    operations = PaymentOperations(uow, providers, lease=provider_lease(settings))
     return AppContext(
         settings=settings,
         db=db,
@@ -229,7 +232,7 @@ def build_context(
         catalog=catalog,
         checkouts=checkouts,
         payments=payments,
-        operations=PaymentOperations(uow, providers, lease=provider_lease(settings)),
+        operations=operations,
         paypal_orders=PayPalOrders(
             uow, checkouts, paypal_provider, capture_mode=settings.capture_mode
         ),
@@ -286,4 +289,5 @@ def build_context(
         audit_log=AuditLog(uow),
         order_listing=OrderListing(uow, order_codec, blind_index),
         customer_records=CustomerRecords(uow, cipher),
+        staff_orders=StaffOrders(uow, operations),
     )

@@ -5,11 +5,12 @@ integration API and the staff API cannot drift apart in what "masked" means:
 
 - ``VIEWER`` (staff viewer): email masked (``j***@example.com``), addresses without their
   street lines or recipient name, no phone.
-- ``FULFILLMENT`` (staff fulfillment, and an API key with ``orders:read`` only): email
+- ``FULFILLMENT`` (staff fulfillment and up, and an API key with ``orders:read`` only): email
   masked, the full shipping address (a parcel needs it), the billing address without its
   street lines, no phone.
-- ``FULL`` (an API key that also holds ``customers:read``, staff support and above):
-  every field as stored.
+- ``FULL`` (an API key that also holds ``customers:read``): every field as stored. No
+  staff role gets it: API.md's role table gives none of them the customer's contact
+  details (``checkout.web.staff_orders``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 ServiceError
  ├── NotFoundError      no such object, or not the caller's           -> 404
  ├── ConflictError      the object's state forbids the request        -> 409
+ ├── NotPermitted       the caller's role may not do this to this object -> 403
  ├── PaymentDeclined    the provider declined; the checkout stays open -> 402
  ├── PaymentRejected    the payment cannot succeed as sent            -> 422
  ├── ProviderDown       the provider's answer is unknown               -> 502
@@ -27,6 +28,11 @@ class NotFoundError(ServiceError):
 
 class ConflictError(ServiceError):
     pass
+
+
+class NotPermitted(ServiceError):
+    """Allowed on some objects, not this one: a refund past the caller's limit, a paid
+    order for a role that may cancel unpaid ones only."""
 
 
 class PaymentDeclined(ServiceError):

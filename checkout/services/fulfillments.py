@@ -1,4 +1,6 @@
-"""Recording shipments: a warehouse (API key) or, later, staff mark an order fulfilled."""
+"""Recording shipments: a warehouse (API key) or staff mark an order fulfilled; each one
+is in the audit log (``order.fulfilled``: who, which order and shipment; no tracking
+number, which a parcel service can resolve to an address)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from checkout.domain.ids import new_id
 from checkout.services.errors import NotFoundError
 from checkout.services.order_events import publish_fulfilled
 from checkout.services.uow import UnitOfWork
+from checkout.store import audit
 from checkout.store import fulfillments as store
 from checkout.store import orders as order_store
 
@@ -17,7 +20,7 @@ class Fulfillments:
         self._uow = uow
 
     async def create(
-        self, order_id: str, carrier: str, tracking_number: str, actor: str
+        self, order_id: str, carrier: str, tracking_number: str, actor: audit.Actor
     ) -> Fulfillment:
         def create() -> Fulfillment:
             with self._uow.write() as conn:
@@ -31,12 +34,22 @@ class Fulfillments:
                     order_id=order_id,
                     carrier=carrier,
                     tracking_number=tracking_number,
-                    actor=actor,
+                    actor=actor.id or actor.type,
                     created_at=utcnow(),
                 )
                 store.insert(conn, f)
                 order_store.mark_fulfilled(conn, order_id, f.created_at)
                 publish_fulfilled(conn, f)
+                audit.record(
+                    conn,
+                    actor,
+                    audit.AuditEvent(
+                        action="order.fulfilled",
+                        target_type="order",
+                        target_id=order_id,
+                        details={"fulfillment_id": f.id, "carrier": carrier},
+                    ),
+                )
                 return f
 
         return await self._uow.run(create)

@@ -1,6 +1,7 @@
 """Capture, void and refund of a payment: write ahead, ask the provider, settle.
 
-The staff and integration endpoints that call these arrive later; the rules live here.
+Staff order management (``checkout.services.staff_orders``) calls these with the staff
+member as ``actor``: the operation's success and its audit event are one transaction.
 Each operation is inserted ``pending`` under a lock on its payment (row lock on
 PostgreSQL, the write lock on SQLite) after the domain check, so concurrent requests are
 decided one at a time: one capture or void per authorization (also a partial unique
@@ -44,6 +45,7 @@ from checkout.services.errors import (
 )
 from checkout.services.order_events import follow_payment
 from checkout.services.uow import UnitOfWork
+from checkout.store import audit
 from checkout.store import operations as op_store
 from checkout.store import payments as payment_store
 from providers.base import (
@@ -69,22 +71,36 @@ class PaymentOperations:
         self._providers = providers
         self._lease = lease
 
-    async def capture(self, payment_id: str, amount: int | None = None) -> Operation:
-        return await self._run(payment_id, OperationKind.CAPTURE, amount, None)
+    async def capture(
+        self, payment_id: str, amount: int | None = None, *, actor: audit.Actor | None = None
+    ) -> Operation:
+        return await self._run(payment_id, OperationKind.CAPTURE, amount, None, actor)
 
-    async def void(self, payment_id: str) -> Operation:
-        return await self._run(payment_id, OperationKind.VOID, None, None)
+    async def void(self, payment_id: str, *, actor: audit.Actor | None = None) -> Operation:
+        return await self._run(payment_id, OperationKind.VOID, None, None, actor)
 
-    async def refund(self, payment_id: str, amount: int, reason: str | None = None) -> Operation:
-        return await self._run(payment_id, OperationKind.REFUND, amount, reason)
+    async def refund(
+        self,
+        payment_id: str,
+        amount: int,
+        reason: str | None = None,
+        *,
+        actor: audit.Actor | None = None,
+    ) -> Operation:
+        return await self._run(payment_id, OperationKind.REFUND, amount, reason, actor)
 
     async def _run(
-        self, payment_id: str, kind: OperationKind, amount: int | None, reason: str | None
+        self,
+        payment_id: str,
+        kind: OperationKind,
+        amount: int | None,
+        reason: str | None,
+        actor: audit.Actor | None,
     ) -> Operation:
         payment, op = await self._uow.run(
             lambda: self._write_ahead(payment_id, kind, amount, reason)
         )
-        return await self._send(payment, op)
+        return await self._send(payment, op, actor)
 
     def _write_ahead(
         self, payment_id: str, kind: OperationKind, amount: int | None, reason: str | None
@@ -140,7 +156,9 @@ class PaymentOperations:
         assert amount is not None
         return check_refund(payment, amount, op_store.committed_refunds(conn, payment.id))
 
-    async def _send(self, payment: Payment, op: Operation) -> Operation:
+    async def _send(
+        self, payment: Payment, op: Operation, actor: audit.Actor | None = None
+    ) -> Operation:
         provider = self._providers[payment.provider]
         ref = payment.provider_ref
         assert ref is not None
@@ -172,13 +190,15 @@ class PaymentOperations:
         except ProviderError as exc:
             await self._uow.run(partial(self._fail, op, "provider_error"))
             raise ProviderDown(exc.message, payment_id=payment.id) from None
-        return await self._uow.run(lambda: self._succeed(op, provider_ref))
+        return await self._uow.run(lambda: self._succeed(op, provider_ref, actor))
 
     def _fail(self, op: Operation, code: str) -> None:
         with self._uow.write() as conn:
             op_store.settle(conn, op.id, OperationStatus.FAILED, failure_code=code)
 
-    def _succeed(self, op: Operation, provider_ref: str) -> Operation:
+    def _succeed(
+        self, op: Operation, provider_ref: str, actor: audit.Actor | None = None
+    ) -> Operation:
         with self._uow.write() as conn:
             payment = payment_store.load(conn, op.payment_id, for_update=True)
             assert payment is not None
@@ -193,4 +213,27 @@ class PaymentOperations:
             if not payment_store.save(conn, payment, after):
                 raise ConflictError("The payment changed meanwhile; refresh it.")
             follow_payment(conn, payment, after)
+            if actor is not None:
+                audit.record(conn, actor, _audit_event(payment, op))
             return replace(op, status=OperationStatus.SUCCEEDED, provider_ref=provider_ref)
+
+
+def _audit_event(payment: Payment, op: Operation) -> audit.AuditEvent:
+    """``payment.captured`` / ``payment.voided`` / ``payment.refunded``: ids and money."""
+    action = {
+        OperationKind.CAPTURE: "payment.captured",
+        OperationKind.VOID: "payment.voided",
+        OperationKind.REFUND: "payment.refunded",
+    }[op.kind]
+    target = ("order", payment.order_id) if payment.order_id else ("payment", payment.id)
+    return audit.AuditEvent(
+        action=action,
+        target_type=target[0],
+        target_id=target[1],
+        details={
+            "payment_id": payment.id,
+            "operation_id": op.id,
+            "amount": op.amount.amount,
+            "currency": op.amount.currency,
+        },
+    )

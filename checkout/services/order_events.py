@@ -64,6 +64,15 @@ def publish_fulfilled(conn: Connection, fulfillment: Fulfillment) -> None:
     )
 
 
+def publish_canceled(conn: Connection, order_id: str) -> None:
+    """``order.canceled`` for an order canceled after its money was refunded (a voided
+    payment's cancel is announced by :func:`follow_payment`)."""
+    found = order_store.summary(conn, order_id)
+    if found is None:
+        raise LookupError(f"order {order_id} not found for its events")
+    outbox.publish(conn, "order.canceled", {"order": _order_json(*found)})
+
+
 def fulfillment_json(f: Fulfillment) -> dict[str, Any]:
     return {
         "id": f.id,

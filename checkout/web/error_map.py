@@ -17,6 +17,7 @@ from checkout.services.errors import (
     ConflictError,
     InvalidInput,
     NotFoundError,
+    NotPermitted,
     NotSignedIn,
     PaymentDeclined,
     PaymentRejected,
@@ -58,6 +59,8 @@ def as_api_error(exc: Exception) -> api.ApiError | None:
         return api.NotFound(exc.message)
     if isinstance(exc, ConflictError):
         return api.Conflict(exc.message)
+    if isinstance(exc, NotPermitted):
+        return api.Forbidden(exc.message)
     if isinstance(exc, PaymentDeclined):
         return api.PaymentFailed(
             exc.message, extra={"decline_code": exc.decline_code, "payment_id": exc.payment_id}

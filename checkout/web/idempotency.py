@@ -4,8 +4,10 @@ Same key + same actor + same body within 24 h replays the first response byte fo
 the same key with another body is ``409 idempotency_conflict``; a duplicate that arrives
 while the first is still running is ``409`` with ``Retry-After``. The actor is a hash of
 the caller's credential (bearer token or checkout secret), so one caller's keys never
-answer another's requests. Stored responses are encrypted: they can hold a client secret.
-Server errors (5xx) are not stored, so the client's retry runs again.
+answer another's requests; for staff, whose guard runs first, it is the member, so a
+retry from a new session of the same member still finds its answer. Stored responses
+are encrypted: they can hold a client secret. Server errors (5xx) are not stored, so the
+client's retry runs again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _TABLE = "idempotency_keys"
 
 
 def _actor(request: Request) -> str:
+    staff = getattr(request.state, "staff", None)
+    if staff is not None:
+        return hashlib.sha256(b"actor:staff:" + str(staff.member_id).encode()).hexdigest()
     credential = request.headers.get("authorization") or request.headers.get(
         "x-checkout-secret", ""
     )

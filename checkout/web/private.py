@@ -26,25 +26,21 @@ from checkout.access.api_keys import ApiKey
 from checkout.access.scopes import Scope
 from checkout.context import AppContext
 from checkout.domain.disclosure import FULFILLMENT, FULL, Disclosure
-from checkout.domain.fulfillment import clean_label
 from checkout.domain.money import Money
-from checkout.services.order_events import fulfillment_json
 from checkout.store import payments as payment_store
 from checkout.store.audit import Actor
+from checkout.web import order_access as orders
 from checkout.web.errors import ServiceUnavailable, ValidationFailed
 from checkout.web.jsonio import json_response, read_json
-from checkout.web.order_query import order_query
-from checkout.web.order_views import order_detail_json
 from checkout.web.paths import path_id
 from checkout.web.request_id import request_id_of
 from checkout.web.s2s_auth import KeyAuth, open_route
-from checkout.web.schemas import SKU_PATTERN, FulfillmentIn, ProductPutIn, WebhookEndpointIn
+from checkout.web.schemas import SKU_PATTERN, ProductPutIn, WebhookEndpointIn
 from checkout.web.views import customer_json, product_json
 from webhooks import backlog
 from webhooks.subscriptions import Endpoint
 
-# Personal data: never kept by a proxy or a client cache.
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE = orders.NO_STORE
 
 
 def endpoint_json(ep: Endpoint, secret: str | None = None) -> dict[str, Any]:
@@ -145,20 +141,14 @@ class PrivateEndpoints:
         return FULL if key.allows(Scope.CUSTOMERS_READ) else FULFILLMENT
 
     async def list_orders(self, request: Request) -> Response:
-        query = order_query(request)
-        policy = self._disclosure(request)
-        page = await self.ctx.order_listing.list(query, policy, self._actor(request))
-        data = [order_detail_json(d, policy) for d in page.data]
-        return json_response(
-            {"object": "list", "data": data, "has_more": page.has_more}, headers=_NO_STORE
+        return await orders.list_orders(
+            self.ctx.order_listing, request, self._disclosure(request), self._actor(request)
         )
 
     async def get_order(self, request: Request) -> Response:
-        policy = self._disclosure(request)
-        detail = await self.ctx.order_listing.get(
-            path_id(request, "order_id"), policy, self._actor(request)
+        return await orders.get_order(
+            self.ctx.order_listing, request, self._disclosure(request), self._actor(request)
         )
-        return json_response(order_detail_json(detail, policy), headers=_NO_STORE)
 
     async def get_customer(self, request: Request) -> Response:
         customer = await self.ctx.customer_records.read(
@@ -180,20 +170,7 @@ class PrivateEndpoints:
         return json_response(product_json(product, price.currency), status=201 if created else 200)
 
     async def create_fulfillment(self, request: Request) -> Response:
-        order_id = path_id(request, "order_id")
-        body = await read_json(request, FulfillmentIn)
-        carrier = clean_label(body.carrier, 64)
-        tracking = clean_label(body.tracking_number, 128)
-        problems = {
-            name: "printable text"
-            for name, value in (("carrier", carrier), ("tracking_number", tracking))
-            if value is None
-        }
-        if carrier is None or tracking is None:
-            raise ValidationFailed("The fulfillment is invalid.", fields=problems)
-        key: ApiKey = request.state.api_key
-        f = await self.ctx.fulfillments.create(order_id, carrier, tracking, actor=key.id)
-        return json_response(fulfillment_json(f), status=201)
+        return await orders.create_fulfillment(self.ctx.fulfillments, request, self._actor(request))
 
     async def create_webhook_endpoint(self, request: Request) -> Response:
         body = await read_json(request, WebhookEndpointIn)

@@ -96,6 +96,19 @@ class FulfillmentIn(_Strict):
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class CaptureIn(_Strict):
+    amount: int | None = None  # minor units; the whole authorization when absent
+
+
+class RefundIn(_Strict):
+    amount: int  # minor units
+    reason: Text
+
+
+class CancelIn(_Strict):
+    pass
+
+
 class WebhookEndpointIn(_Strict):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     # Which of API.md's order events; checked against the list by the subscriptions.

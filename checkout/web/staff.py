@@ -1,6 +1,6 @@
 """Staff routes on the public listener (API.md, "Staff"): sign-in, the staff list and an
-admin's changes to it, and the audit log. Each route declares the permission it needs
-(``checkout.web.staff_auth``); the order routes join with the staff orders work.
+admin's changes to it, and the audit log (order management: ``staff_orders.py``). Each
+route declares the permission it needs (``checkout.web.staff_auth``).
 
 Sign-in is not put through the idempotency layer (its body carries a password; see
 ``customers.py``). Creating a member is: its answer holds the initial password and the
@@ -27,6 +27,7 @@ from checkout.web.policy import Policy, declare
 from checkout.web.request_id import request_id_of
 from checkout.web.schemas import StaffMemberIn, StaffMemberPatchIn, StaffSessionIn
 from checkout.web.staff_auth import StaffAuth, actor_of, principal_of
+from checkout.web.staff_orders import StaffOrderEndpoints
 
 # Staff answers hold emails and secrets: never kept by a browser or a proxy.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -92,6 +93,7 @@ class StaffEndpoints:
             Route("/staff/v1/staff", manage(idem(self.create_member)), methods=["POST"]),
             Route("/staff/v1/staff/{member_id}", manage(self.update_member), methods=["PATCH"]),
             Route("/staff/v1/audit-events", read_audit(self.list_audit_events), methods=["GET"]),
+            *StaffOrderEndpoints(self.ctx, self.auth).routes(),
         ]
 
     async def sign_in(self, request: Request) -> Response:

@@ -108,6 +108,39 @@ async def test_another_customer_gets_404_for_the_checkout_and_the_order(
     assert mine.status_code == 200 and mine.json()["email"] == "a2@example.com"
 
 
+async def test_another_customer_cannot_pay_refresh_or_list_what_is_not_theirs(
+    api: httpx.AsyncClient, ctx: AppContext, stripe_emulator: Emulator
+) -> None:
+    """IDOR beyond reading: acting on Alice's checkout or payment with Bob's token, or
+    Bob's token beside a guessed id, is 404 and changes nothing."""
+    _, alice = await sign_up(api, "alice.pay@example.com")
+    _, bob = await sign_up(api, "bob.pay@example.com")
+    open_chk = (await api.post("/v1/checkouts", json=checkout_body(), headers=alice)).json()
+    bought = await _buy(api, stripe_emulator, alice)
+    checkout_id, payment_id = bought["checkout"]["id"], bought["payment"]["id"]
+    answers = [
+        await api.post(
+            f"/v1/checkouts/{open_chk['id']}/payments",
+            headers=bob,
+            json={"provider": "stripe", "payment_token": stripe_emulator.tokenize()},
+        ),
+        await api.post(f"/v1/checkouts/{open_chk['id']}/paypal-orders", headers=bob, json={}),
+        await api.post(
+            f"/v1/checkouts/{checkout_id}/payments/{payment_id}/refresh", headers=bob, json={}
+        ),
+    ]
+    for r in answers:
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "not_found"
+    # Bob's own lists hold nothing of Alice's.
+    assert (await api.get("/v1/me/orders", headers=bob)).json()["data"] == []
+    assert (await api.get("/v1/me/payment-methods", headers=bob)).json()["data"] == []
+    assert payment_id not in (await api.get("/v1/me/export", headers=bob)).text
+    # Alice's open checkout is still open and unpaid.
+    mine = (await api.get(f"/v1/checkouts/{open_chk['id']}", headers=alice)).json()
+    assert mine["status"] == "open"
+
+
 async def test_orders_page_newest_first(api: httpx.AsyncClient, stripe_emulator: Emulator) -> None:
     _, auth = await sign_up(api, "pat@example.com")
     ids = [(await _buy(api, stripe_emulator, auth))["payment"]["order_id"] for _ in range(3)]

@@ -25,11 +25,20 @@ from checkout.web.policy import Policy, declare, policy_of
 
 VERSION = "1.0.0"
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad request or "
-    "signature", 401: "unauthenticated", 402: "payment_failed (decline_code set)",
-    403: "forbidden", 404: "not_found", 409: "conflict or idempotency_conflict",
-    413: "payload_too_large", 422: "validation_error or card_data_forbidden",
-    429: "rate_limited (Retry-After)", 502: "provider_unavailable",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad request or signature",
+    401: "unauthenticated",
+    402: "payment_failed (decline_code set)",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict or idempotency_conflict",
+    413: "payload_too_large",
+    422: "validation_error or card_data_forbidden",
+    429: "rate_limited (Retry-After)",
+    502: "provider_unavailable",
     503: "provider_unavailable or service_unavailable",
 }
 
