@@ -43,7 +43,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
         default=list(DEFAULT_PARTS),
         help=f"comma-separated parts to run, of {','.join(PARTS)} "
-        f"(default: {','.join(DEFAULT_PARTS)}; orders only when named)",
+        f"(default: all; orders needs --postgres-url)",
     )
     parser.add_argument(
         "--orders-scales",
@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             drain_events=args.drain_events,
         )
         print(f"bench: wrote {docs.write_docs(text)}")
+        if bench.orders is not None and bench.orders.rows:
+            section = docs.render_orders_section(
+                bench.orders, order_goals(bench.orders), box, args=args
+            )
+            print(f"bench: wrote the orders section of {docs.write_section('orders', section)}")
     return 0
 
 
