@@ -106,12 +106,29 @@ def load_many(
     query (the inbox worker looks up a whole batch of events at once)."""
     if not payment_ids and not provider_refs:
         return []
+    rows = conn.execute(load_many_statement(payment_ids, provider_refs))
+    wanted_ids, wanted_refs = set(payment_ids), set(provider_refs)
+    # The statement matches on the reference alone (see below); the provider is checked
+    # here, so a reference another provider happens to share is never taken for ours.
+    return [
+        _payment(row)
+        for row in rows
+        if row.id in wanted_ids or (row.provider, row.provider_ref) in wanted_refs
+    ]
+
+
+def load_many_statement(
+    payment_ids: Collection[str], provider_refs: Collection[tuple[str, str]]
+) -> sa.Select[Any]:
+    """By id or by provider reference, each through its own index. Not a row-value
+    ``(provider, provider_ref) IN (...)``: SQLite answers that with a scan of the whole
+    payments table, once per batch of events."""
     conditions = []
     if payment_ids:
         conditions.append(_PAY.c.id.in_(list(payment_ids)))
     if provider_refs:
-        conditions.append(sa.tuple_(_PAY.c.provider, _PAY.c.provider_ref).in_(list(provider_refs)))
-    return [_payment(row) for row in conn.execute(sa.select(_PAY).where(sa.or_(*conditions)))]
+        conditions.append(_PAY.c.provider_ref.in_(sorted({ref for _, ref in provider_refs})))
+    return sa.select(_PAY).where(sa.or_(*conditions))
 
 
 def active_for_checkout(conn: Connection, checkout_id: str) -> Payment | None:
