@@ -21,6 +21,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(*names: str) -> dict[str, int]:
+    """A free port for each name, all different: every socket stays bound until all are
+    chosen (one ``free_port`` after another may hand back a port it just gave out, and two
+    listeners of one server then fight over it)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in names:
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+        return {name: int(s.getsockname()[1]) for name, s in zip(names, held, strict=True)}
+    finally:
+        for s in held:
+            s.close()
+
+
 class Served:
     def __init__(self, proc: subprocess.Popen[str], ports: dict[str, int], log: Path) -> None:
         self.proc = proc
@@ -77,13 +93,7 @@ def wait_ready(proc: subprocess.Popen[str], expected: int, timeout: float = 30) 
 @contextmanager
 def serving(db_url: str, tmp_path: Path, *, migrate: bool = False) -> Iterator[Served]:
     """``checkout serve`` with its emulators on free ports, seeded; stopped on exit."""
-    ports = {
-        "public": free_port(),
-        "private": free_port(),
-        "stripe": free_port(),
-        "paypal": free_port(),
-        "storefront": free_port(),
-    }
+    ports = free_ports("public", "private", "stripe", "paypal", "storefront")
     env = serve_env(db_url, tmp_path / "data", ports)
     if migrate:
         subprocess.run([CHECKOUT, "migrate"], env=env, check=True, capture_output=True, timeout=120)

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import tokenize
-from tests.e2e.served import CHECKOUT, Served, free_port, serve_env
+from tests.e2e.served import CHECKOUT, Served, free_ports, serve_env
 
 pytestmark = pytest.mark.e2e
 
@@ -84,12 +84,7 @@ def test_production_refuses_to_start_and_names_the_problems(tmp_path: Path) -> N
 
 
 def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> None:
-    ports = {
-        "public": free_port(),
-        "private": free_port(),
-        "stripe": free_port(),
-        "paypal": free_port(),
-    }
+    ports = free_ports("public", "private", "stripe", "paypal")
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", ports["private"]))
         blocker.listen()
@@ -106,6 +101,7 @@ def test_a_taken_port_stops_the_whole_service(db_url: str, tmp_path: Path) -> No
 
 
 def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    ports = free_ports("public", "private")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKOUT_")}
     env.update(
         CHECKOUT_ENV="production",
@@ -117,8 +113,8 @@ def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
         CHECKOUT_STRIPE_API_BASE="https://api.stripe.com",
         CHECKOUT_STRIPE_SECRET_KEY="sk_live_not_used_here",
         CHECKOUT_STRIPE_WEBHOOK_SECRETS="whsec_x",
-        CHECKOUT_PUBLIC_PORT=str(free_port()),
-        CHECKOUT_PRIVATE_PORT=str(free_port()),
+        CHECKOUT_PUBLIC_PORT=str(ports["public"]),
+        CHECKOUT_PRIVATE_PORT=str(ports["private"]),
     )
     r = subprocess.run(
         [CHECKOUT, "serve"], check=False, env=env, capture_output=True, text=True, timeout=60
