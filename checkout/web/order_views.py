@@ -8,6 +8,7 @@ from typing import Any
 from checkout.domain.disclosure import Disclosure, disclose_contact
 from checkout.domain.order import OrderDetail, PaymentSummary
 from checkout.services.order_events import fulfillment_json
+from checkout.web.views import order_core_json
 
 
 def payment_summary_json(p: PaymentSummary) -> dict[str, Any]:
@@ -25,28 +26,9 @@ def payment_summary_json(p: PaymentSummary) -> dict[str, Any]:
 def order_detail_json(detail: OrderDetail, policy: Disclosure) -> dict[str, Any]:
     order = detail.order
     return {
-        "id": order.id,
-        "object": "order",
-        "checkout_id": order.checkout_id,
+        **order_core_json(order),
         "customer_id": order.customer_id,
-        "status": order.status,
-        "currency": order.total.currency,
-        "lines": [
-            {
-                "sku": ln.sku,
-                "name": ln.name,
-                "quantity": ln.quantity,
-                "unit_price": ln.unit_price.to_json(),
-                "total": ln.total.to_json(),
-            }
-            for ln in order.lines
-        ],
-        "subtotal": order.subtotal.to_json(),
-        "shipping": order.shipping.to_json(),
-        "total": order.total.to_json(),
         **disclose_contact(order.contact, policy),
         "payments": [payment_summary_json(p) for p in detail.payments],
         "fulfillments": [fulfillment_json(f) for f in detail.fulfillments],
-        "created": int(order.created_at.timestamp()),
-        "fulfilled": None if order.fulfilled_at is None else int(order.fulfilled_at.timestamp()),
     }

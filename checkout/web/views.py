@@ -98,8 +98,10 @@ def customer_json(customer: Customer) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order) -> dict[str, Any]:
-    contact = order.contact
+def order_core_json(order: Order) -> dict[str, Any]:
+    """An order without its personal fields: what every view of it shares (the customer's
+    below, and staff's and integrations' in ``order_views``, which add those fields under
+    a disclosure policy)."""
     return {
         "id": order.id,
         "object": "order",
@@ -119,9 +121,17 @@ def order_json(order: Order) -> dict[str, Any]:
         "subtotal": order.subtotal.to_json(),
         "shipping": order.shipping.to_json(),
         "total": order.total.to_json(),
+        "created": int(order.created_at.timestamp()),
+        "fulfilled": None if order.fulfilled_at is None else int(order.fulfilled_at.timestamp()),
+    }
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """The signed-in customer's own order, their personal fields in full."""
+    contact = order.contact
+    return {
+        **order_core_json(order),
         "email": contact.email.expose() if contact.email else None,
         "shipping_address": contact.shipping_address.expose() if contact.shipping_address else None,
         "billing_address": contact.billing_address.expose() if contact.billing_address else None,
-        "created": int(order.created_at.timestamp()),
-        "fulfilled": None if order.fulfilled_at is None else int(order.fulfilled_at.timestamp()),
     }
