@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [bench.rows[key] for key in report.ORDER if key in bench.rows]
     rows += [row for key, row in bench.rows.items() if key.startswith("orders_")]
-    goal_list = report.goals(bench.rows, postgres_given=bool(args.postgres_url))
+    goal_list = report.goals(
+        bench.rows, postgres_given=bool(args.postgres_url), overheads=bench.overheads
+    )
     if bench.orders is not None:
         goal_list += order_goals(bench.orders)
     flow = bench.flow

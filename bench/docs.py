@@ -113,10 +113,14 @@ wrk requests that get no answer within its {TIMEOUT_S} s timeout are reported as
   email and addresses decrypted) on `bench/me_app.py`: the public listener as
   `checkout serve` builds it, twice, each in a data dir of its own with one customer made
   over HTTP (register, sign in, profile, 10 purchases): once with the vault, once with
-  `--plain`, a vault that stores values unencrypted but keeps the key-store lookups, so
-  the difference between the two rows is the cipher alone. Same wrk settings and rounds
-  as the routes (a Lua script sends the customer's bearer token). The goal compares the
-  two rows' ratios to their round's floor.
+  `--plain`, a vault that stores values unencrypted and reads them with no key lookup and
+  no cipher (encryption off), so the difference between the two rows is everything the
+  vault adds to a read. Same wrk settings and rounds as the routes (a Lua script sends
+  the customer's bearer token); every other round runs the routes in reverse order, so
+  the two rows take turns going first. The goal's figure is the extra server CPU time
+  per request with the vault, within each round (both servers run flat out, and CPU
+  time leaves out the moments this shared machine gives the core to others, which move
+  req/s by up to 10% between two runs of the same server), of the median round.
 - **Inbox drain**: events/s at which `checkout worker` processes empty a pre-filled
   inbox. {drain_events:,} `charge.refunded` events a round, five for each of
   {drain_events // 5:,} captured payments (made by guest purchases through `checkout

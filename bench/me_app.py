@@ -3,8 +3,8 @@
 ``GET /v1/me`` and ``GET /v1/me/orders`` decrypt a customer's fields on every request. To
 price that, the same listener runs twice: as ``checkout serve`` builds it, and with
 ``--plain``, where a vault that stores values as they are stands in for AES-GCM (same
-key-store lookups, same column types and codecs, no cipher). The difference between the
-two rows is what encryption costs. ``--plain`` exists only here, never in the service.
+column types and codecs; reads do no key lookup and no cipher). The difference between
+the two rows is what encryption costs a read. ``--plain`` exists only here, never in the service.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ _PLAIN = b"\x00"
 
 
 class PlainVault(Vault):
-    """Encryption off: the value, marked, as it is. The key-store lookup stays, so the
-    comparison isolates the cipher."""
+    """Encryption off: the value, marked, as it is. Writes still make the owner's key,
+    so both data dirs hold the same key rows; reads touch no key at all."""
 
     def __init__(self, keys: KeyStore) -> None:
         super().__init__(keys)

@@ -31,6 +31,7 @@ from bench.me_app import READY as ME_READY
 from bench.orders import OrdersResult, run_orders
 from bench.postgres import bench_schema
 from bench.procs import Server, Servers, free_port, run_step
+from bench.read_cost import Reader, read_costs
 from bench.stripe_events import HOOK_SECRET, write_pool
 from bench.vault import rotation_rate, sign_in_latency
 from bench.wrk import TIMEOUT_S, WrkResult, run_wrk, write_get_script, write_post_script
@@ -79,6 +80,7 @@ def _wrk_row(label: str, result: WrkResult, cpu: float, floor_rps: float | None)
         server_cpu=cpu,
         errors=result.errors,
         timeouts=result.timeouts,
+        cpu_per_request=cpu * result.seconds / result.requests if result.requests else None,
     )
 
 
@@ -98,6 +100,9 @@ class Bench:
         self.rows: dict[str, report.Row] = {}
         self.flow: FlowResult | None = None
         self.orders: OrdersResult | None = None
+        # Per route with an encryption-off twin: the median round's cost of encryption.
+        self.overheads: dict[str, float] = {}
+        self.readers: list[Reader] = []  # the ``me`` part's customers, for read_costs
         self._runs = 0
 
     # --- servers --------------------------------------------------------------------------
@@ -205,6 +210,7 @@ class Bench:
         except FlowFailed as exc:
             raise BenchError(f"{name}: making the customer failed: {exc.kind}") from exc
         write_get_script(self.tmp / f"{name}.lua", {"Authorization": f"Bearer {token}"})
+        self.readers.append(Reader(env=env, token=token, plain=plain))
         return server, url
 
     # --- wrk routes -----------------------------------------------------------------------
@@ -266,17 +272,48 @@ class Bench:
         """Each round measures the floor and then each route, back to back, and each
         route's ratio is taken against the floor of its own round; the reported figure is
         the median round. A shared machine drifts between minutes, and a floor measured
-        once at the start would carry that drift into every ratio."""
+        once at the start would carry that drift into every ratio. Every other round runs
+        the routes in reverse, so a drift within a round does not always favour the same
+        one of two routes compared with each other (the vault against encryption off)."""
         rounds: dict[str, list[report.Row]] = {key: [] for key, *_ in targets}
+        floor, rest = targets[0], targets[1:]
         for n in range(1, self.args.rounds + 1):
             print(f"bench: round {n} of {self.args.rounds}", flush=True)
             floor_rate: float | None = None
-            for key, label, target, url, script in targets:
+            for key, label, target, url, script in [floor, *(rest if n % 2 else rest[::-1])]:
                 result, cpu = self.measure(label, target, url, script, floor_rate or 0.0)
                 rounds[key].append(_wrk_row(label, result, cpu, floor_rate))
                 floor_rate = floor_rate or result.rps
         for key, rows in rounds.items():
             self.rows[key] = _median(rows)
+            plain = rounds.get(f"{key}_plain")
+            if plain is not None:
+                # Shown, not judged: two runs of one server here differ by up to 10% in
+                # CPU time per request. The goal is judged by ``read_cost``.
+                pairs = [
+                    (on.cpu_per_request * 1e6, off.cpu_per_request * 1e6)
+                    for on, off in zip(rows, plain, strict=True)
+                    if on.cpu_per_request and off.cpu_per_request
+                ]
+                shown = ", ".join(f"{a:,.0f}/{b:,.0f} µs ({a / b - 1:+.1%})" for a, b in pairs)
+                print(
+                    f"bench: {rows[0].route}: server CPU per request, vault/off by round: {shown}"
+                )
+
+    def measure_read_costs(self) -> None:
+        """The cipher's cost on the ``me`` reads, in this process (see ``read_cost``)."""
+        print(
+            "bench: vault against encryption off, in-process, CPU time per request ...",
+            flush=True,
+        )
+        for cost in read_costs(self.readers, ("/v1/me", "/v1/me/orders")):
+            key = "me" if cost.path == "/v1/me" else "me_orders"
+            self.overheads[key] = cost.cost
+            print(
+                f"bench: GET {cost.path}: {cost.vault_us:,.0f} µs with the vault, "
+                f"{cost.plain_us:,.0f} µs without ({cost.cost:+.1%}, median of block pairs)",
+                flush=True,
+            )
 
     # --- the guest flow -------------------------------------------------------------------
 
@@ -473,6 +510,8 @@ class Bench:
             ingest[0].stop()
         for listener, _ in customer:
             listener.stop()
+        if customer:
+            self.measure_read_costs()
         if "flow" in parts:
             self.run_flows(server, api, stripe)
         if "drain" in parts:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from customers.keys import KeyProvider
 from customers.timestamps import as_utc
@@ -93,6 +94,9 @@ class KeyStore:
         # Unwrapped keys and owners' primary key ids, for a while: unwrapping is a KMS
         # round trip in production. A destroyed key lingers here at most ``ttl``.
         self._deks: dict[str, tuple[float, bytes]] = {}
+        # The same keys made ready for AES-GCM (key schedule done once), for the vault's
+        # hot path; same expiry as the key they were made from, dropped with it.
+        self._ciphers: dict[str, tuple[float, AESGCM]] = {}
         self._primary: dict[str, tuple[float, str]] = {}
         self._owners: dict[str, str] = {}
 
@@ -120,6 +124,21 @@ class KeyStore:
         with self._lock:
             self._deks[key_id] = (now + self._ttl, dek)
         return dek
+
+    def cipher(self, key_id: str) -> AESGCM | None:
+        """The key as an AES-GCM cipher, or None if it never existed or was destroyed.
+        Cached exactly as long as :meth:`dek` caches the key itself."""
+        hit = self._ciphers.get(key_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        dek = self.dek(key_id)
+        if dek is None:
+            return None
+        until = self._deks.get(key_id, (time.monotonic(), b""))[0]
+        aead = AESGCM(dek)
+        with self._lock:
+            self._ciphers[key_id] = (until, aead)
+        return aead
 
     def primary(self, owner: str = SYSTEM) -> tuple[str, bytes]:
         """The owner's primary key (id, key), made on first use."""
@@ -357,6 +376,7 @@ class KeyStore:
         with self._lock:
             for key_id in ids:
                 self._deks.pop(key_id, None)
+                self._ciphers.pop(key_id, None)
             self._primary.pop(owner, None)
         return len(ids)
 
@@ -372,6 +392,7 @@ class KeyStore:
                 conn.execute(sa.delete(DEMOTED_KEYS).where(DEMOTED_KEYS.c.key_id == key_id))
         with self._lock:
             self._deks.pop(key_id, None)
+            self._ciphers.pop(key_id, None)
 
     def _row(self, key_id: str, owner: str, *, primary: bool) -> dict[str, Any]:
         dek = os.urandom(32)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,6 +224,35 @@ def test_two_stores_racing_for_an_owners_first_key_agree(tmp_path: Path) -> None
     finally:
         a.close()
         b.close()
+
+
+def test_a_key_destroyed_by_another_process_stops_opening_within_the_cache_time(
+    tmp_path: Path,
+) -> None:
+    # Each process keeps unwrapped keys (and their ciphers) for ``cache_seconds``; an
+    # erasure made elsewhere must take effect here once that has passed, not later.
+    provider = LocalKeyProvider(os.urandom(32))
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    here, elsewhere = KeyStore(url, provider, cache_seconds=0.3), KeyStore(url, provider)
+    try:
+        vault = Vault(here)
+        blob = vault.encrypt("ann@example.com", table="t", column="c", row_id="1", owner="c_1")
+        assert vault.decrypt(blob, table="t", column="c", row_id="1") == "ann@example.com"
+        elsewhere.destroy("c_1")
+        time.sleep(0.4)
+        with pytest.raises(KeyDestroyed):
+            vault.decrypt(blob, table="t", column="c", row_id="1")
+        # Retiring a key in this process drops its cipher at once.
+        system = vault.encrypt("s@example.com", table="t", column="c", row_id="2")
+        old = key_id_of(system)
+        assert old is not None
+        here.rotate(SYSTEM)
+        here.retire(old)
+        with pytest.raises(KeyDestroyed):
+            vault.decrypt(system, table="t", column="c", row_id="2")
+    finally:
+        here.close()
+        elsewhere.close()
 
 
 def test_keys_do_not_unwrap_under_another_kek_or_another_id(tmp_path: Path) -> None:
