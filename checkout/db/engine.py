@@ -99,6 +99,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         # Checkpoints run on a thread of their own (Database.checkpointer), never in a
         # COMMIT on the event loop.
         cur.execute("PRAGMA wal_autocheckpoint=0")
+        # When a writer starts the log over (after the checkpointer's RESTART), a log
+        # that a burst grew past this is cut back to it, not kept at its largest.
+        cur.execute("PRAGMA journal_size_limit=67108864")
         cur.close()
 
     @event.listens_for(engine, "begin")

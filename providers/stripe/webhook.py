@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from providers.base import ListedEvent, ProviderEvent, WebhookRejected
 
 TOLERANCE = 300
@@ -63,14 +65,25 @@ def verify_signature(
         raise WebhookRejected("no signature matches")
 
 
+def _loads(payload: bytes) -> Any:
+    # orjson first (a fifth of json's time for a 1.3 KB event, on every delivery); json for
+    # what orjson refuses and Python's JSON reads (integers beyond 64 bits, say), so no
+    # verified delivery is turned away over which parser read it.
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 def parse_event(payload: bytes) -> ProviderEvent:
     try:
-        event: Any = json.loads(payload)
+        event: Any = _loads(payload)
         obj = event["data"]["object"]
         kind = str(event["type"])
         event_id = str(event["id"])
         created = int(event.get("created") or 0)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
+        # RecursionError: nesting deeper than either parser goes, which is not an event.
         raise WebhookRejected("not a Stripe event") from None
     if not event_id.startswith("evt_") or len(event_id) > 255:
         raise WebhookRejected("not a Stripe event id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -13,9 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from checkout.context import AppContext
+from customers.timestamps import as_utc
 from providers.stripe.webhook import sign
 from tests.conftest import Emulator
 from tests.integration.helpers import checkout_body
+from webhooks.tables import WebhookEventRow
 
 pytestmark = pytest.mark.anyio
 
@@ -96,15 +99,47 @@ async def test_fifty_concurrent_deliveries_of_one_event_store_it_once(
 ) -> None:
     body = _event("evt_many", "payment_intent.created", "pi_y")
     answers: list[int] = []
+    duplicate: list[bool] = []
 
     async def deliver() -> None:
-        answers.append((await _deliver(api, ctx, body)).status_code)
+        r = await _deliver(api, ctx, body)
+        answers.append(r.status_code)
+        duplicate.append(r.json()["duplicate"])
 
     async with anyio.create_task_group() as tg:
         for _ in range(50):
             tg.start_soon(deliver)
     assert answers == [200] * 50
+    # Deliveries arriving together share one transaction; still only one was the first.
+    assert sorted(duplicate) == [False] + [True] * 49
     assert _inbox(ctx) == [("evt_many", "pending", 0)]
+
+
+async def test_a_stored_event_reads_back_with_its_times_and_is_due(
+    api: httpx.AsyncClient, ctx: AppContext
+) -> None:
+    # On SQLite the inbox writes through the driver; what it wrote must read back through
+    # the table's types exactly as a row SQLAlchemy wrote would.
+    before = datetime.now(UTC)
+    assert (await _deliver(api, ctx, _event("evt_t", "payment_intent.created", "pi_t"))).json()[
+        "duplicate"
+    ] is False
+    after = datetime.now(UTC)
+    table = WebhookEventRow.__table__  # type: ignore[attr-defined]
+    with ctx.db.engine.connect() as conn:
+        row = conn.execute(sa.select(table).where(table.c.event_id == "evt_t")).one()
+        due = ctx.inbox.claim_due(conn, 10)
+    for at in (row.received_at, row.next_attempt_at):
+        assert isinstance(at, datetime)
+        assert before - timedelta(seconds=1) <= as_utc(at) <= after + timedelta(seconds=1)
+    assert (row.provider, row.type, row.provider_ref, row.status, row.attempts) == (
+        "stripe",
+        "payment_intent.created",
+        "pi_t",
+        "pending",
+        0,
+    )
+    assert [d.event.event_id for d in due] == ["evt_t"]
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import string
+import urllib.parse
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from checkout.cardguard import detect, scan
 from checkout.cardguard.detect import contains_card_data, find_pans, luhn_valid, mask_pans
 from checkout.cardguard.scan import body_has_card_data, headers_have_card_data
 from providers.base import WebhookRejected
@@ -121,6 +123,83 @@ def test_a_card_field_name_is_found_at_any_depth(name: str, depth: int, value: s
     for _ in range(depth):
         doc = {"wrap": [doc]}
     assert body_has_card_data(json.dumps(doc).encode(), "application/json")
+
+
+# Text rich in what the pre-checks look at: digits, separators, case, card-name pieces.
+DENSE_TEXT = st.lists(
+    st.sampled_from(["4", "2", "0", "9", " ", "-", "--", "_", ".", "[", "]", "a", "N", "\u0664",
+                     "\u212a", "CV", "pAn", "Track", "num", "card", ":", ",", '"', "{", "}"]),
+    max_size=80,
+).map("".join)  # fmt: skip
+
+
+@st.composite
+def digit_runs(draw: st.DrawFn) -> str:
+    """13 to 19 digits, each pair joined by nothing, a space or a dash."""
+    out = []
+    for _ in range(draw(st.integers(13, 19))):
+        out += [draw(st.sampled_from(string.digits)), draw(st.sampled_from(["", "", " ", "-"]))]
+    return "".join(out[:-1])
+
+
+@st.composite
+def disguised_names(draw: st.DrawFn) -> str:
+    """A card field name with case changed and separators or brackets between letters."""
+    name = draw(st.sampled_from(sorted(detect._CARD_FIELD_NAMES)))
+    noise = st.sampled_from(["", "", "_", "-", " ", ".", "[", "]", "]["])
+    return "".join(draw(noise) + (c.upper() if draw(st.booleans()) else c) for c in name)
+
+
+@EXAMPLES
+@given(text=st.one_of(DENSE_TEXT, st.tuples(DENSE_TEXT, digit_runs(), DENSE_TEXT).map("".join)))
+def test_the_digit_pre_check_never_hides_a_candidate(text: str) -> None:
+    # may_hold_pan may say yes too often, never no for text the exact pattern matches.
+    if detect._CANDIDATE.search(text) is not None:
+        assert detect.may_hold_pan(text)
+
+
+@EXAMPLES
+@given(
+    keys=st.lists(st.one_of(DENSE_TEXT, disguised_names()), min_size=1, max_size=4),
+    value=DENSE_TEXT,
+)
+def test_the_field_name_pre_check_never_hides_a_card_field(keys: list[str], value: str) -> None:
+    # Whenever a key is a card field name, the cheap check on the whole body says "maybe".
+    body = json.dumps(dict.fromkeys(keys, value), ensure_ascii=False).encode()
+    if any(detect.is_card_field_name(key) for key in keys):
+        assert scan._may_name_card_field(body)
+
+
+def _headers_one_by_one(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The header check without its shared pre-check: every name and value on its own."""
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1")
+        bare = name[2:] if name.lower().startswith("x-") else name
+        value = raw_value.decode("latin-1")
+        if detect.is_card_field_name(bare) or contains_card_data(value):
+            return True
+        if "%" in value and contains_card_data(urllib.parse.unquote(value, errors="replace")):
+            return True
+    return False
+
+
+@EXAMPLES
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["host", "x-trace", "cookie"]), disguised_names()),
+            st.one_of(DENSE_TEXT, st.tuples(DENSE_TEXT, digit_runs(), DENSE_TEXT).map("".join)),
+        ).map(lambda pair: (pair[0].encode(), pair[1].encode())),
+        max_size=6,
+    )
+)
+def test_headers_are_judged_as_each_one_alone_would_be(headers: list[tuple[bytes, bytes]]) -> None:
+    assert headers_have_card_data(headers) == _headers_one_by_one(headers)
+
+
+def test_every_card_field_name_carries_a_marker_the_pre_check_looks_for() -> None:
+    for name in detect._CARD_FIELD_NAMES:
+        assert any(marker.decode() in name for marker in scan._FIELD_MARKERS), name
 
 
 # --- Stripe ------------------------------------------------------------------------------

@@ -116,8 +116,21 @@ def test_a_charge_event_points_at_its_payment_intent() -> None:
         b"[]",
         b'{"id": "x", "type": "t", "data": {}}',
         b'{"id": "nope", "type": "t", "data": {"object": {}}}',
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than any parser nests: refused, not a 500
+        b"\xff\xfe",
     ],
 )
 def test_a_verified_body_that_is_no_event_is_refused(body: bytes) -> None:
     with pytest.raises(WebhookRejected):
         parse_event(body)
+
+
+def test_what_the_fast_parser_refuses_but_json_reads_is_still_an_event() -> None:
+    # orjson stops at 64-bit integers; Python's json does not, and a verified delivery
+    # must not be turned away over which of the two read it.
+    body = (
+        b'{"id": "evt_big", "type": "charge.succeeded", "created": 1, "data": {"object": '
+        b'{"id": "ch_1", "object": "charge", "payment_intent": "pi_1", "n": ' + b"9" * 30 + b"}}}"
+    )
+    event = parse_event(body)
+    assert (event.event_id, event.provider_ref) == ("evt_big", "pi_1")
