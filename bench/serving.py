@@ -13,10 +13,13 @@ import uvicorn
 import uvloop
 from starlette.types import ASGIApp
 
+from checkout import heap
 from checkout.serve import uvicorn_config
 
 
 async def serve(app: ASGIApp, host: str, port: int, ready: str, name: str) -> None:
+    # As ``checkout serve`` does once it is up (checkout/heap.py); the floor too.
+    heap.settle()
     server = uvicorn.Server(uvicorn_config(app, host, port))
     task = asyncio.create_task(server.serve())
     for _ in range(3000):  # at most ~30 s

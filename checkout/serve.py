@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Sequence
 import uvicorn
 from starlette.types import ASGIApp
 
-from checkout import paypal_dev
+from checkout import heap, paypal_dev
 from checkout.config import Settings, is_loopback
 from checkout.context import AppContext, build_context
 from checkout.db.migrate import pending, upgrade
@@ -245,6 +245,8 @@ class Service:
                     await self._start("storefront", storefront, "127.0.0.1", s.storefront_port)
                 )
                 storefront_url = f"http://127.0.0.1:{self.servers[-1].bound_port}"
+            # Everything long-lived exists now: apps, context, emulators (checkout/heap.py).
+            heap.settle()
             worker = asyncio.create_task(worker_for(ctx).run(self.stop_event), name="worker")
             tasks.append(worker)
             self.announce("worker loop running")
