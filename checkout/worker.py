@@ -77,12 +77,8 @@ class Worker:
         report: dict[str, int] = {}
         if self._inbox is not None:
             # Drain what is due now; a full batch means more are waiting.
-            for _ in range(100):
-                counts = await self._inbox.drain_once()
-                for key, value in counts.items():
-                    report[f"events_{key}"] = report.get(f"events_{key}", 0) + value
-                if sum(counts.values()) == 0:
-                    break
+            for key, value in (await self._inbox.drain(max_batches=100)).items():
+                report[f"events_{key}"] = value
         if self._outbound is not None:
             for key, value in (await self._outbound.run_once()).items():
                 report[f"deliveries_{key}"] = value

@@ -7,6 +7,11 @@ mid-batch only delays its events by the lease. The handler must be idempotent (i
 the provider's current state through a forward-only state machine), since an event whose
 outcome was not recorded is handed out again.
 
+``drain`` keeps ``lanes`` batches in flight on PostgreSQL: while one batch waits on the
+provider or on its recording transaction, the next is claimed and handled (``SKIP
+LOCKED`` keeps the lanes' batches apart, as it does several workers'). SQLite keeps one
+lane: its single writer serialises the phases anyway.
+
 A claimed batch is handled concurrently (a handler mostly waits on the provider and the
 database), at most ``concurrency`` events at a time. Events about the same object (the
 same payment id or provider reference) are handed over one after the other, in the
@@ -53,11 +58,14 @@ class InboxWorker:
         handler: Handler,
         *,
         prepare: Prepare | None = None,
-        batch: int = 100,
+        # 250: events about one payment often share a batch, and so a provider lookup;
+        # fewer claim and record transactions. (100 drained PostgreSQL ~30% slower.)
+        batch: int = 250,
         lease: timedelta = timedelta(seconds=60),
         first_retry: timedelta = timedelta(seconds=5),
         max_attempts: int = 15,
         concurrency: int = 16,
+        lanes: int = 2,
     ) -> None:
         self._inbox = inbox
         self._tx = tx
@@ -68,11 +76,34 @@ class InboxWorker:
         self._first_retry = first_retry
         self._max_attempts = max_attempts
         self._concurrency = concurrency
+        self._lanes = lanes
 
     def backoff(self, attempts: int) -> timedelta:
         # 5 s doubling, capped at 6 h: fifteen attempts reach past Stripe's three days.
         delay: timedelta = self._first_retry * 2 ** min(attempts, 20)
         return min(delay, timedelta(hours=6))
+
+    async def drain(self, *, max_batches: int = 100) -> dict[str, int]:
+        """Batches until none is due (or ``max_batches`` were claimed), ``lanes`` at a time
+        on PostgreSQL; the outcomes counted together."""
+        total = {"applied": 0, "retried": 0, "dead": 0, "ignored": 0}
+        left = max_batches
+
+        async def lane() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                counts = await self.drain_once()
+                for key, value in counts.items():
+                    total[key] += value
+                if not any(counts.values()):
+                    return  # nothing due: the other lanes finish what they hold
+
+        lanes = self._lanes if self._tx.is_postgres else 1
+        async with asyncio.TaskGroup() as tasks:
+            for _ in range(max(1, lanes)):
+                tasks.create_task(lane())
+        return total
 
     async def drain_once(self) -> dict[str, int]:
         def claim() -> list[StoredEvent]:

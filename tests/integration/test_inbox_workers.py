@@ -51,3 +51,36 @@ async def test_two_workers_apply_each_of_many_shuffled_duplicated_events_once(
             sa.text("SELECT COUNT(*) FROM webhook_events WHERE status <> 'processed'")
         ).scalar_one()
     assert left == 0
+
+
+async def test_drain_keeps_two_batches_in_flight_on_postgresql_and_one_on_sqlite(
+    ctx: AppContext,
+) -> None:
+    ids = [f"evt_lane_{i:03d}" for i in range(120)]
+    for event_id in ids:
+        await ctx.inbox.store(
+            ProviderEvent(
+                "stripe", event_id, "payment_intent.succeeded", f"pi_{event_id}", None, 0
+            ),
+            b"{}",
+        )
+    seen: Counter[str] = Counter()
+    in_flight: set[str] = set()
+    most = 0
+
+    async def handler(event: ProviderEvent) -> Outcome:
+        nonlocal most
+        in_flight.add(event.event_id)
+        most = max(most, len(in_flight))
+        await anyio.sleep(0.01)  # a provider lookup: the other lane gets its turn
+        in_flight.discard(event.event_id)
+        seen[event.event_id] += 1
+        return Outcome.APPLIED
+
+    # One event at a time within a batch: more than one in flight means two batches.
+    worker = InboxWorker(ctx.inbox, ctx.uow, handler, batch=10, concurrency=1, lanes=2)
+    counts = await worker.drain(max_batches=100)
+    assert counts == {"applied": 120, "retried": 0, "dead": 0, "ignored": 0}
+    assert set(seen) == set(ids)
+    assert max(seen.values()) == 1
+    assert most == (2 if ctx.uow.is_postgres else 1)
