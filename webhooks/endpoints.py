@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -29,6 +29,20 @@ _STORED = {
     fresh: b'{"received":true,"duplicate":%s}' % (b"false" if fresh else b"true")
     for fresh in (True, False)
 }
+
+
+async def _body(request: Request) -> bytes:
+    """The raw body, as ``Request.body()`` reads it but without its async generator and
+    ``aclosing`` (3 of a delivery's few microseconds of its own): a delivery arrives
+    as one message once the card-data guard has read it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _received(fresh: bool) -> Response:
@@ -56,7 +70,7 @@ class WebhookEndpoints:
         ]
 
     async def paypal(self, request: Request) -> Response:
-        payload = await request.body()
+        payload = await _body(request)
         if self._paypal is None:
             # Without a webhook id and trust anchors nothing can be verified, so nothing
             # is stored: the same answer as a forged delivery.
@@ -72,7 +86,7 @@ class WebhookEndpoints:
         return _received(fresh)
 
     async def stripe(self, request: Request) -> Response:
-        payload = await request.body()
+        payload = await _body(request)
         try:
             verify_signature(payload, request.headers.get("stripe-signature"), self._stripe_secrets)
             event = parse_event(payload)
