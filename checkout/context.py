@@ -248,6 +248,10 @@ def build_context(
             uow,
             PayPalEventRefs(paypal_provider, events.apply).apply,
             prepare=_batch_handler(paypal_provider, events),
+            # A claimed batch stops starting events in time to be recorded within its
+            # lease, even when every provider lookup takes its whole retry budget.
+            lease=provider_lease(settings) + timedelta(seconds=60),
+            handle_within=provider_lease(settings),
         ),
         api_keys=ApiKeys(uow),
         fulfillments=Fulfillments(uow),

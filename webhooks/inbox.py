@@ -235,6 +235,12 @@ class Inbox:
         )
 
     @staticmethod
+    def release(conn: Connection, event_ids: list[int]) -> None:
+        """Claimed events left unstarted: due again now, their attempts unchanged."""
+        if event_ids:
+            conn.execute(sa.update(_W).where(_W.c.id.in_(event_ids)).values(next_attempt_at=_now()))
+
+    @staticmethod
     def dead(conn: Connection, stored: StoredEvent, why: str) -> None:
         conn.execute(
             sa.update(_W)

@@ -13,17 +13,24 @@ LOCKED`` keeps the lanes' batches apart, as it does several workers'). SQLite ke
 lane: its single writer serialises the phases anyway.
 
 A claimed batch is handled concurrently (a handler mostly waits on the provider and the
-database), at most ``concurrency`` events at a time. Events about the same object (the
-same payment id or provider reference) are handed over one after the other, in the
-order they were claimed: the later ones then find the earlier ones' work done instead of
-queueing on the same row lock. Outcomes are recorded together in one transaction when the
-batch is done; a crash before that hands the whole batch out again after the lease.
+database), at most ``concurrency`` events at a time. A batch must be recorded within
+its lease, or another worker takes its events while they are still being handled, and
+with a provider down every lookup can take its whole retry budget (``handle_within``):
+a batch of 250 at 16 at a time would need many minutes. So no event is started later
+than ``lease - handle_within`` after the claim; those not started are released (due
+again at once, their attempts untouched) for the next batch, this worker's or another's.
+Events about the same object (the same payment id or provider reference) are handed
+over one after the other, in the order they were claimed: the later ones then find the
+earlier ones' work done instead of queueing on the same row lock. Outcomes are recorded
+together in one transaction when the batch is done; a crash before that hands the whole
+batch out again after the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -66,6 +73,7 @@ class InboxWorker:
         max_attempts: int = 15,
         concurrency: int = 16,
         lanes: int = 2,
+        handle_within: timedelta | None = None,
     ) -> None:
         self._inbox = inbox
         self._tx = tx
@@ -77,6 +85,10 @@ class InboxWorker:
         self._max_attempts = max_attempts
         self._concurrency = concurrency
         self._lanes = lanes
+        # The longest one event's handling may take; None: no deadline (tests).
+        self._start_until = None if handle_within is None else lease - handle_within
+        if self._start_until is not None and self._start_until <= timedelta(0):
+            raise ValueError("the lease must be longer than one event's handling")
 
     def backoff(self, attempts: int) -> timedelta:
         # 5 s doubling, capped at 6 h: fifteen attempts reach past Stripe's three days.
@@ -86,7 +98,7 @@ class InboxWorker:
     async def drain(self, *, max_batches: int = 100) -> dict[str, int]:
         """Batches until none is due (or ``max_batches`` were claimed), ``lanes`` at a time
         on PostgreSQL; the outcomes counted together."""
-        total = {"applied": 0, "retried": 0, "dead": 0, "ignored": 0}
+        total = {"applied": 0, "retried": 0, "dead": 0, "ignored": 0, "released": 0}
         left = max_batches
 
         async def lane() -> None:
@@ -117,7 +129,7 @@ class InboxWorker:
                     )
                 return due
 
-        counts = {"applied": 0, "retried": 0, "dead": 0, "ignored": 0}
+        counts = {"applied": 0, "retried": 0, "dead": 0, "ignored": 0, "released": 0}
         due = await self._tx.run(claim)
         if not due:
             return counts
@@ -145,10 +157,20 @@ class InboxWorker:
             groups.setdefault(_object_key(stored), []).append(stored)
         slots = asyncio.Semaphore(self._concurrency)
         handled: list[Handled] = []
+        # Measured from after the claim committed, so a little inside the lease.
+        until = (
+            None
+            if self._start_until is None
+            else time.monotonic() + self._start_until.total_seconds()
+        )
 
         async def in_turn(events: list[StoredEvent]) -> None:
-            for stored in events:
+            for n, stored in enumerate(events):
                 async with slots:
+                    if until is not None and time.monotonic() > until:
+                        # Too late to finish within the lease: these go back, in order.
+                        handled.extend((later, None, "") for later in events[n:])
+                        return
                     handled.append(await self._handle(handler, stored))
 
         async with asyncio.TaskGroup() as tasks:
@@ -166,11 +188,18 @@ class InboxWorker:
 
     def _record(self, outcomes: list[Handled], counts: dict[str, int]) -> None:
         done = [
-            stored.id for stored, outcome, _ in outcomes if outcome is not Outcome.UNKNOWN_OBJECT
+            stored.id
+            for stored, outcome, _ in outcomes
+            if outcome is not None and outcome is not Outcome.UNKNOWN_OBJECT
         ]
+        released = [stored.id for stored, outcome, _ in outcomes if outcome is None]
         with self._tx.write() as conn:
             Inbox.processed(conn, done)
+            Inbox.release(conn, released)
+            counts["released"] += len(released)
             for stored, outcome, why in outcomes:
+                if outcome is None:
+                    continue
                 if outcome is Outcome.APPLIED:
                     counts["applied"] += 1
                 elif outcome is Outcome.IGNORED:
@@ -184,7 +213,8 @@ class InboxWorker:
                     counts["retried"] += 1
 
 
-Handled = tuple[StoredEvent, Outcome, str]
+# (event, outcome, why it failed); outcome None: not started (released, not attempted).
+Handled = tuple[StoredEvent, Outcome | None, str]
 
 
 def _object_key(stored: StoredEvent) -> tuple[str, str] | int:

@@ -52,7 +52,7 @@ async def test_a_batch_of_events_about_two_payments_settles_each_once(
     # The batch lookup worked (its failure would fall back to one lookup per event).
     assert not caplog.records
 
-    assert counts == {"applied": 5, "retried": 0, "dead": 0, "ignored": 0}
+    assert counts == {"applied": 5, "retried": 0, "dead": 0, "ignored": 0, "released": 0}
     with ctx.db.engine.connect() as conn:
         payments = conn.execute(sa.text("SELECT status, order_id FROM payments")).all()
         created = conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import timedelta
 
 import anyio
 import pytest
@@ -80,7 +81,48 @@ async def test_drain_keeps_two_batches_in_flight_on_postgresql_and_one_on_sqlite
     # One event at a time within a batch: more than one in flight means two batches.
     worker = InboxWorker(ctx.inbox, ctx.uow, handler, batch=10, concurrency=1, lanes=2)
     counts = await worker.drain(max_batches=100)
-    assert counts == {"applied": 120, "retried": 0, "dead": 0, "ignored": 0}
+    assert counts == {"applied": 120, "retried": 0, "dead": 0, "ignored": 0, "released": 0}
     assert set(seen) == set(ids)
     assert max(seen.values()) == 1
     assert most == (2 if ctx.uow.is_postgres else 1)
+
+
+async def test_a_batch_that_would_outlive_its_lease_releases_what_it_has_not_started(
+    ctx: AppContext,
+) -> None:
+    ids = [f"evt_slow_{i:02d}" for i in range(10)]
+    for event_id in ids:
+        await ctx.inbox.store(
+            ProviderEvent("stripe", event_id, "charge.refunded", f"pi_{event_id}", None, 0), b"{}"
+        )
+    seen: Counter[str] = Counter()
+
+    async def slow(event: ProviderEvent) -> Outcome:
+        await anyio.sleep(0.1)  # a provider answering slowly
+        seen[event.event_id] += 1
+        return Outcome.APPLIED
+
+    # Each event may take 0.8 s of a 1 s lease: none may start 0.2 s after the claim.
+    worker = InboxWorker(
+        ctx.inbox,
+        ctx.uow,
+        slow,
+        batch=10,
+        concurrency=1,
+        lease=timedelta(seconds=1),
+        handle_within=timedelta(seconds=0.8),
+    )
+    first = await worker.drain_once()
+    assert 1 <= first["applied"] <= 4
+    assert first["applied"] + first["released"] == 10
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT event_id, attempts FROM webhook_events WHERE status = 'pending'")
+        ).all()
+    # Released, not failed: no attempt counted, and due again at once (not after a lease).
+    assert len(rows) == first["released"]
+    assert all(attempts == 0 for _, attempts in rows)
+    while sum((await worker.drain_once()).values()):
+        pass
+    assert set(seen) == set(ids)
+    assert max(seen.values()) == 1
