@@ -4,11 +4,13 @@ while the pooled connections stay open, and they themselves never checkpoint."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from checkout.db.checkpoint import WalCheckpointer
 from checkout.db.engine import make_database
 
 
@@ -38,3 +40,29 @@ def test_the_log_is_checkpointed_off_the_writers(tmp_path: Path) -> None:
     finally:
         db.dispose()
     assert not db.checkpointer.alive
+
+
+def test_past_restart_frames_the_round_restarts_the_log(tmp_path: Path) -> None:
+    # PASSIVE rounds alone never let the log start over while commits keep landing (one
+    # always arrives before every frame is copied back), so a long log is followed by a
+    # RESTART, which waits for the writers and readers of the moment and lets the next
+    # commit write from the log's beginning. Below the threshold, PASSIVE only.
+    path = str(tmp_path / "w.db")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (v BLOB)")
+    for _ in range(100):
+        writer.execute("INSERT INTO t VALUES (?)", (b"x" * 3000,))
+    probe = sqlite3.connect(path, isolation_level=None)
+    ran: list[str] = []
+    probe.set_trace_callback(ran.append)
+    try:
+        WalCheckpointer.checkpoint(probe, restart_frames=1_000_000)
+        assert ran == ["PRAGMA wal_checkpoint(PASSIVE)"]
+        ran.clear()
+        WalCheckpointer.checkpoint(probe, restart_frames=50)  # the log holds ~300 frames
+        assert ran == ["PRAGMA wal_checkpoint(PASSIVE)", "PRAGMA wal_checkpoint(RESTART)"]
+    finally:
+        probe.close()
+        writer.close()
