@@ -37,6 +37,7 @@ _REFUSAL: Final = (
     "client-side code instead of card numbers, security codes or track data."
 )
 _TOO_LARGE: Final = "Request body too large: the limit is {kib} KiB."
+_HTTP1: Final = frozenset({"1.0", "1.1"})
 
 
 class _Disconnected(Exception):
@@ -65,8 +66,16 @@ class CardDataGuard:
             await self._refuse(where, scope, receive, send)
             return
 
-        if _declared_length(headers) > self.max_body:
+        declared = _declared_length(headers)
+        if declared > self.max_body:
             await self._too_large(scope, receive, send)
+            return
+        if declared == 0 and scope.get("http_version") in _HTTP1 and not _has_body_framing(headers):
+            # Neither Content-Length nor Transfer-Encoding: HTTP/1.x says there is no body
+            # (RFC 9112 6.3), and the server reads none, so there is nothing to scan or
+            # replay (most GETs: one await and a wrapper saved). HTTP/2 and 3 frame a body
+            # without either header, so theirs is always read.
+            await self.app(scope, receive, send)
             return
         try:
             body = await _read_body(receive, self.max_body)
@@ -112,6 +121,10 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
         if key.lower() == name:
             return value.decode("latin-1")
     return ""
+
+
+def _has_body_framing(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(key.lower() in (b"content-length", b"transfer-encoding") for key, _ in headers)
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:

@@ -287,7 +287,11 @@ def test_streamed_body_over_one_mebibyte_is_refused_without_a_length() -> None:
 
 
 def run_raw(
-    incoming: list[Message], *, headers: list[tuple[bytes, bytes]], scope_type: str = "http"
+    incoming: list[Message],
+    *,
+    headers: list[tuple[bytes, bytes]],
+    scope_type: str = "http",
+    http_version: str | None = None,
 ) -> tuple[list[Message], list[Message]]:
     """Drive the guard with exact ASGI messages; return what it sent and what the app got."""
     sent: list[Message] = []
@@ -316,6 +320,8 @@ def run_raw(
         "query_string": b"",
         "headers": headers,
     }
+    if http_version is not None:
+        scope["http_version"] = http_version
     asyncio.run(CardDataGuard(app)(scope, receive, send_))
     return sent, app_received
 
@@ -361,3 +367,24 @@ def test_non_http_scopes_pass_straight_through() -> None:
     sent, received = run_raw([], headers=[], scope_type="lifespan")
     assert received == [{"type": "seen", "scope_type": "lifespan"}]
     assert sent == []
+
+
+def test_an_http2_body_without_length_headers_is_still_read_and_scanned() -> None:
+    # HTTP/2 frames a body without Content-Length or Transfer-Encoding: the guard's
+    # no-body shortcut is for HTTP/1.x only, where such a request has no body at all.
+    card = [{"type": "http.request", "body": b'{"n": "4242424242424242"}', "more_body": False}]
+    sent, received = run_raw(card, headers=[], http_version="2")
+    assert received == []
+    assert sent[0]["status"] == 422
+
+
+def test_an_http1_request_without_length_headers_goes_through_unread() -> None:
+    # No Content-Length, no Transfer-Encoding: HTTP/1.1 has no body there, so the app
+    # gets the server's own receive, untouched (nothing buffered, nothing replayed).
+    server_message: Message = {"type": "http.request", "body": b"", "more_body": False}
+    sent, received = run_raw(
+        [server_message], headers=[(b"host", b"shop.test")], http_version="1.1"
+    )
+    assert received[0] is server_message  # a replay would hand over a copy
+    assert received[1] == {"type": "http.disconnect"}
+    assert sent[0]["status"] == 204
