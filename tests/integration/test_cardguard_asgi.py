@@ -372,7 +372,9 @@ def test_non_http_scopes_pass_straight_through() -> None:
 def test_an_http2_body_without_length_headers_is_still_read_and_scanned() -> None:
     # HTTP/2 frames a body without Content-Length or Transfer-Encoding: the guard's
     # no-body shortcut is for HTTP/1.x only, where such a request has no body at all.
-    card = [{"type": "http.request", "body": b'{"n": "4242424242424242"}', "more_body": False}]
+    card: list[Message] = [
+        {"type": "http.request", "body": b'{"n": "4242424242424242"}', "more_body": False}
+    ]
     sent, received = run_raw(card, headers=[], http_version="2")
     assert received == []
     assert sent[0]["status"] == 422
