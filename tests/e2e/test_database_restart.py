@@ -117,11 +117,19 @@ def _rows(engine: sa.Engine, sql: str) -> list[tuple[Any, ...]]:
 
 def _settle(served: Served, pg: PrivatePostgres, tmp_path: Path, engine: sa.Engine) -> None:
     """Let the provider's retries and the worker finish; reconcile what is left."""
-    # Requests cut off by the outage hold leases on their payments and keys; time passes
-    # beyond them (simulated, as in test_crash.py) so reconciliation may take them over.
+    # Requests cut off by the outage hold leases on their payments and keys, and a worker
+    # batch whose outcomes could not be recorded holds its events' lease (the provider's
+    # retry budget plus a minute); time passes beyond them (simulated, as in
+    # test_crash.py) so reconciliation and the worker may take them over.
     with engine.begin() as conn:
         for table in ("payments", "idempotency_keys"):
             conn.execute(sa.text(f"UPDATE {table} SET locked_until = '2000-01-01 00:00:00'"))
+        conn.execute(
+            sa.text(
+                "UPDATE webhook_events SET next_attempt_at = '2000-01-01 00:00:00+00' "
+                "WHERE status = 'pending'"
+            )
+        )
     env = serve_env(pg.url, tmp_path / "data", served.ports)
     deadline = time.monotonic() + 60
     while True:
