@@ -94,7 +94,7 @@ def goals(
     rows: dict[str, Row], *, postgres_given: bool, overheads: dict[str, float] | None = None
 ) -> list[Goal]:
     """The goals of the rows this run measured (all of them in a full run). ``overheads``:
-    the cost of encryption per route, paired within rounds (see ``Bench.wrk_rounds``)."""
+    the cost of encryption per route, measured in-process (``bench/read_cost.py``)."""
 
     def share(key: str, text: str, goal: float) -> Goal | None:
         row = rows.get(key)

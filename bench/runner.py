@@ -100,7 +100,7 @@ class Bench:
         self.rows: dict[str, report.Row] = {}
         self.flow: FlowResult | None = None
         self.orders: OrdersResult | None = None
-        # Per route with an encryption-off twin: the median round's cost of encryption.
+        # Per route with an encryption-off twin: the cipher's cost (``read_cost``).
         self.overheads: dict[str, float] = {}
         self.readers: list[Reader] = []  # the ``me`` part's customers, for read_costs
         self._runs = 0

@@ -88,16 +88,8 @@ def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[bool]:
     try:
         fresh: list[bool] = []
         for row in rows:
-            # As SQLAlchemy would bind them, so the rows read back the same way (a new
-            # row's two times are one instant: formatted once).
-            params = dict(row)
-            if row["next_attempt_at"] is row["received_at"]:
-                params["next_attempt_at"] = params["received_at"] = _SQLITE_DATETIME(
-                    row["received_at"]
-                )
-            else:
-                for key in _DATETIMES:
-                    params[key] = _SQLITE_DATETIME(row[key])
+            # As SQLAlchemy would bind them, so the rows read back the same way.
+            params = {**row, **{key: _SQLITE_DATETIME(row[key]) for key in _DATETIMES}}
             cursor.execute(_STORE_SQLITE_DRIVER, params)
             fresh.append(cursor.rowcount == 1)
         return fresh

@@ -54,17 +54,20 @@ async def test_two_workers_apply_each_of_many_shuffled_duplicated_events_once(
     assert left == 0
 
 
+async def _store_events(ctx: AppContext, prefix: str, count: int) -> list[str]:
+    """``count`` events, each about a payment of its own; their ids."""
+    ids = [f"{prefix}{i:03d}" for i in range(count)]
+    for event_id in ids:
+        await ctx.inbox.store(
+            ProviderEvent("stripe", event_id, "charge.refunded", f"pi_{event_id}", None, 0), b"{}"
+        )
+    return ids
+
+
 async def test_drain_keeps_two_batches_in_flight_on_postgresql_and_one_on_sqlite(
     ctx: AppContext,
 ) -> None:
-    ids = [f"evt_lane_{i:03d}" for i in range(120)]
-    for event_id in ids:
-        await ctx.inbox.store(
-            ProviderEvent(
-                "stripe", event_id, "payment_intent.succeeded", f"pi_{event_id}", None, 0
-            ),
-            b"{}",
-        )
+    ids = await _store_events(ctx, "evt_lane_", 120)
     seen: Counter[str] = Counter()
     in_flight: set[str] = set()
     most = 0
@@ -90,11 +93,7 @@ async def test_drain_keeps_two_batches_in_flight_on_postgresql_and_one_on_sqlite
 async def test_a_batch_that_would_outlive_its_lease_releases_what_it_has_not_started(
     ctx: AppContext,
 ) -> None:
-    ids = [f"evt_slow_{i:02d}" for i in range(10)]
-    for event_id in ids:
-        await ctx.inbox.store(
-            ProviderEvent("stripe", event_id, "charge.refunded", f"pi_{event_id}", None, 0), b"{}"
-        )
+    ids = await _store_events(ctx, "evt_slow_", 10)
     seen: Counter[str] = Counter()
 
     async def slow(event: ProviderEvent) -> Outcome:
